@@ -1,0 +1,29 @@
+//! # vaccel-plugin: the plugin ABI, the plugin SDK and the loader
+//!
+//! * [`abi`] — the versioned `#[repr(C)]` contract between the runtime and a plugin shared
+//!   object (one exported symbol, `vaccel_plugin_entry`).
+//! * [`sdk`] — what a plugin author uses: the [`Plugin`] trait with typed op arguments and
+//!   the [`declare_plugin!`] / [`export_plugin!`] macros. Plugin code needs no `unsafe`.
+//! * [`host`] and [`loader`] — what the runtime uses: a validated [`PluginHandle`] with safe
+//!   methods for every entry point, and `dlopen` with clear refusals.
+//! * [`ops`] — the op catalogue's argument layouts and their validation, shared by both
+//!   sides so a malformed call gets the same `VACCEL_EINVAL` message wherever it is caught.
+//! * [`native`] — opening user libraries and calling exec functions, for the exec plugin.
+//!
+//! All of the workspace's `unsafe` that touches plugins lives in this crate.
+
+pub mod abi;
+pub mod args;
+pub mod host;
+pub mod loader;
+mod log;
+pub mod native;
+pub mod ops;
+pub mod sdk;
+pub mod types;
+
+pub use args::{Args, Element};
+pub use host::{CallError, HostBlob, HostResource, PluginHandle, ResourceTable, SessionCtx};
+pub use loader::{LoadError, load};
+pub use sdk::{Classification, Ctx, Plugin, PluginError};
+pub use types::{ArgType, OP_MAX, OpSet, OpType, ResourceType, code, plugin_type};

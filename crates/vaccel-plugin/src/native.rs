@@ -1,0 +1,96 @@
+//! Opening user shared libraries and calling exec functions
+//! (`int fn(struct vaccel_arg *read, size_t nr_read, struct vaccel_arg *write, size_t nr_write)`).
+//!
+//! Kept here, with the rest of the crate's `unsafe`, so the exec plugin itself is safe Rust.
+
+use crate::abi::VaccelArg;
+use crate::sdk::PluginError;
+use std::ffi::{CString, c_int};
+use std::path::{Path, PathBuf};
+
+/// When symbols of an opened library are bound (`VACCEL_EXEC_DLOPEN_MODE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BindMode {
+    /// `RTLD_NOW`: resolve everything at open; missing symbols fail early (default).
+    #[default]
+    Now,
+    /// `RTLD_LAZY`: resolve functions at first call.
+    Lazy,
+}
+
+/// The C signature of an exec function.
+type RawExecFn = unsafe extern "C" fn(*mut VaccelArg, usize, *mut VaccelArg, usize) -> c_int;
+
+/// An opened user library.
+#[derive(Debug)]
+pub struct NativeLibrary {
+    lib: libloading::os::unix::Library,
+    path: PathBuf,
+}
+
+impl NativeLibrary {
+    /// Open `path`. `global` makes its symbols available to libraries opened later (used for
+    /// a resource's dependency libraries).
+    ///
+    /// # Errors
+    /// `ENOENT` when the file does not exist, `ELIBBAD` when it is not a loadable library.
+    pub fn open(path: &Path, mode: BindMode, global: bool) -> Result<Self, PluginError> {
+        if (path.is_absolute() || path.components().count() > 1) && !path.exists() {
+            return Err(PluginError::not_found(format!("library {}: no such file", path.display())));
+        }
+        use libloading::os::unix::{RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NOW};
+        let flags = match mode {
+            BindMode::Now => RTLD_NOW,
+            BindMode::Lazy => RTLD_LAZY,
+        } | if global { RTLD_GLOBAL } else { RTLD_LOCAL };
+        // SAFETY: opening a library runs its initialisers. Running user code is what the
+        // exec op is for; which libraries may be run is the caller's policy (the agent
+        // allow-lists them).
+        let lib = unsafe { libloading::os::unix::Library::open(Some(path), flags) }.map_err(|e| {
+            PluginError::new(
+                crate::code::ELIBBAD,
+                format!("library {}: cannot load: {e}", path.display()),
+            )
+        })?;
+        Ok(NativeLibrary { lib, path: path.to_owned() })
+    }
+
+    /// The path it was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Look up an exec function.
+    ///
+    /// # Errors
+    /// `EINVAL` for a symbol with a NUL byte, `ENOEXEC`-style `ENOENT` when it is missing.
+    pub fn exec_fn(&self, symbol: &str) -> Result<ExecFn<'_>, PluginError> {
+        let name = CString::new(symbol)
+            .map_err(|_| PluginError::invalid(format!("symbol {symbol:?} contains a NUL byte")))?;
+        // SAFETY: the symbol is taken to have the exec signature; that is the contract of the
+        // exec op (the caller names a function written for it).
+        let f = unsafe { self.lib.get::<RawExecFn>(name.as_bytes_with_nul()) }.map_err(|_| {
+            PluginError::not_found(format!(
+                "symbol `{symbol}` not found in {}",
+                self.path.display()
+            ))
+        })?;
+        Ok(ExecFn { f: *f, _lib: self })
+    }
+}
+
+/// An exec function, valid while its library is open.
+pub struct ExecFn<'lib> {
+    f: RawExecFn,
+    _lib: &'lib NativeLibrary,
+}
+
+impl ExecFn<'_> {
+    /// Call it with the caller's arguments; returns the function's own return value.
+    pub fn call(&self, read: &mut [VaccelArg], write: &mut [VaccelArg]) -> i32 {
+        // SAFETY: `f` was resolved from a library kept open by `_lib`; the args are the
+        // caller's arrays, each buffer valid for its size (ABI contract of the call that
+        // delivered them). The function's behaviour is the exec op's contract.
+        unsafe { (self.f)(read.as_mut_ptr(), read.len(), write.as_mut_ptr(), write.len()) }
+    }
+}

@@ -1,0 +1,752 @@
+//! The plugin author's side: implement [`Plugin`] (safe Rust, typed arguments), declare it
+//! with [`crate::declare_plugin!`], and — in a `cdylib` crate — export it with
+//! [`crate::export_plugin!`]. The SDK turns ABI calls into trait calls: it validates and
+//! decodes arguments, writes output strings the C way, catches panics and reports errors
+//! with a message.
+
+use crate::abi::{
+    ABI_MAJOR, ABI_MINOR, AbiBlob, AbiResource, CallContext, ERROR_MESSAGE_CAP, ErrorMessage,
+    HostApi, PluginDescriptor, VaccelArg,
+};
+use crate::args::Element;
+use crate::ops::{self, ImageOp, MinmaxArgs, SgemmArgs, write_c_string};
+use crate::types::{ArgType, OpSet, OpType, ResourceType, code};
+use std::ffi::c_int;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+
+/// A failed plugin operation: a vAccel code and a message for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginError {
+    /// `VACCEL_E*` code (non-zero).
+    pub code: i32,
+    /// What went wrong, with the values involved.
+    pub message: String,
+}
+
+impl std::fmt::Display for PluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+impl PluginError {
+    /// An error with a code.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        PluginError { code, message: message.into() }
+    }
+    /// `VACCEL_EINVAL`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(code::EINVAL, message)
+    }
+    /// `VACCEL_ENOENT`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(code::ENOENT, message)
+    }
+    /// `VACCEL_EBACKEND`: the backend failed.
+    pub fn backend(message: impl Into<String>) -> Self {
+        Self::new(code::EBACKEND, message)
+    }
+    /// `VACCEL_ENOTSUP` for an op this plugin lacks.
+    pub fn unsupported(op: OpType) -> Self {
+        Self::new(code::ENOTSUP, format!("{op} is not implemented by this plugin"))
+    }
+}
+
+impl From<ops::ArgError> for PluginError {
+    fn from(e: ops::ArgError) -> Self {
+        PluginError::invalid(e.to_string())
+    }
+}
+
+/// Plugin operation result.
+pub type Result<T> = std::result::Result<T, PluginError>;
+
+/// What the runtime offers at `init`.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// Runtime ABI (major, minor).
+    pub abi: (u32, u32),
+    /// Most verbose log level the runtime shows (1 error … 4 debug).
+    pub log_level: u32,
+}
+
+/// One blob of a resource.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobView<'a> {
+    /// File name.
+    pub name: &'a str,
+    /// Bytes.
+    pub data: &'a [u8],
+}
+
+/// A resource registered with the calling session.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceView<'a> {
+    /// Id.
+    pub id: i64,
+    /// Type (`None` for a type id this SDK does not know).
+    pub resource_type: Option<ResourceType>,
+    blobs: &'a [AbiBlob],
+}
+
+impl<'a> ResourceView<'a> {
+    /// Its blobs, in order.
+    pub fn blobs(&self) -> impl Iterator<Item = BlobView<'a>> + 'a {
+        self.blobs.iter().map(|b| {
+            // SAFETY: the runtime guarantees name/data are valid for their lengths for the
+            // duration of the call (ABI contract); 'a is bounded by that call.
+            let name = unsafe { raw_slice(b.name, b.name_len) };
+            // SAFETY: as above.
+            let data = unsafe { raw_slice(b.data, b.len) };
+            BlobView { name: std::str::from_utf8(name).unwrap_or("<non-utf8 name>"), data }
+        })
+    }
+
+    /// Number of blobs.
+    pub fn nr_blobs(&self) -> usize {
+        self.blobs.len()
+    }
+}
+
+/// The call's context: which session, and what it has registered.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Calling session id.
+    pub session_id: i64,
+    /// Session hint flags.
+    pub hint: u32,
+    resources: &'a [AbiResource],
+}
+
+impl<'a> Ctx<'a> {
+    /// Build from the raw context.
+    ///
+    /// # Safety
+    /// `ctx` must be null or valid for the call, with `resources` valid for `nr_resources`.
+    unsafe fn from_raw(ctx: *const CallContext) -> Ctx<'a> {
+        if ctx.is_null() {
+            return Ctx { session_id: 0, hint: 0, resources: &[] };
+        }
+        // SAFETY: non-null and valid per the caller.
+        let c = unsafe { &*ctx };
+        // SAFETY: the runtime passes `nr_resources` entries (ABI contract).
+        let resources = unsafe { raw_slice(c.resources, c.nr_resources) };
+        Ctx { session_id: c.session_id, hint: c.session_hint, resources }
+    }
+
+    /// The registered resource with this id.
+    pub fn resource(&self, id: i64) -> Option<ResourceView<'a>> {
+        self.resources().find(|r| r.id == id)
+    }
+
+    /// All registered resources, in registration order.
+    pub fn resources(&self) -> impl Iterator<Item = ResourceView<'a>> + 'a {
+        self.resources.iter().map(|r| ResourceView {
+            id: r.id,
+            resource_type: ResourceType::from_raw(r.resource_type),
+            // SAFETY: ABI contract: `blobs` is valid for `nr_blobs` for the call.
+            blobs: unsafe { raw_slice(r.blobs, r.nr_blobs) },
+        })
+    }
+}
+
+/// Arguments of `exec`: the library path, the symbol, and the function's own arguments
+/// (passed to it untouched).
+pub struct ExecCall<'a> {
+    /// Library path.
+    pub library: &'a str,
+    /// Symbol.
+    pub symbol: &'a str,
+    /// Function's read args.
+    pub read: &'a mut [VaccelArg],
+    /// Function's write args.
+    pub write: &'a mut [VaccelArg],
+}
+
+/// Arguments of `exec_with_resource`.
+pub struct ExecResourceCall<'a> {
+    /// The LIB resource.
+    pub resource: ResourceView<'a>,
+    /// Symbol.
+    pub symbol: &'a str,
+    /// Function's read args.
+    pub read: &'a mut [VaccelArg],
+    /// Function's write args.
+    pub write: &'a mut [VaccelArg],
+}
+
+/// What image classification returns to the caller.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Classification {
+    /// Text for `out_text` (upstream format: `"38.253% Egyptian cat"`).
+    pub text: String,
+    /// Text for `out_imgname`.
+    pub imgname: String,
+}
+
+/// A vAccel plugin. Every op has a default that returns `VACCEL_ENOTSUP`; implement the ones
+/// the plugin really does and list them in `declare_plugin!`'s `ops`.
+///
+/// One instance lives for the whole process; entry points may be called from many threads
+/// at once, so methods take `&self`.
+pub trait Plugin: Sized + Send + Sync + 'static {
+    /// Create the plugin (called once, at load).
+    ///
+    /// # Errors
+    /// Why it cannot work here; the load fails with that message.
+    fn init(host: &Host) -> Result<Self>;
+    /// Called before unload.
+    fn fini(&self) {}
+    /// A session bound to this plugin was created.
+    ///
+    /// # Errors
+    /// Fails the session's creation.
+    fn session_init(&self, _session_id: i64, _hint: u32) -> Result<()> {
+        Ok(())
+    }
+    /// A session bound to this plugin is being released.
+    ///
+    /// # Errors
+    /// Reported to the releaser.
+    fn session_release(&self, _session_id: i64) -> Result<()> {
+        Ok(())
+    }
+    /// A resource was registered with a session bound to this plugin.
+    ///
+    /// # Errors
+    /// Fails the registration.
+    fn resource_register(&self, _ctx: &Ctx<'_>, _resource: &ResourceView<'_>) -> Result<()> {
+        Ok(())
+    }
+    /// A resource was unregistered.
+    ///
+    /// # Errors
+    /// Reported to the caller.
+    fn resource_unregister(&self, _session_id: i64, _resource_id: i64) -> Result<()> {
+        Ok(())
+    }
+    /// `noop`.
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn noop(&self, _ctx: &Ctx<'_>) -> Result<()> {
+        Err(PluginError::unsupported(OpType::Noop))
+    }
+    /// `exec`.
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn exec(&self, _ctx: &Ctx<'_>, _call: ExecCall<'_>) -> Result<()> {
+        Err(PluginError::unsupported(OpType::Exec))
+    }
+    /// `exec_with_resource`.
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn exec_with_resource(&self, _ctx: &Ctx<'_>, _call: ExecResourceCall<'_>) -> Result<()> {
+        Err(PluginError::unsupported(OpType::ExecWithResource))
+    }
+    /// `image_classify`.
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn image_classify(&self, _ctx: &Ctx<'_>, _image: &[u8]) -> Result<Classification> {
+        Err(PluginError::unsupported(OpType::ImageClassify))
+    }
+    /// `image_detect` / `_segment` / `_pose` / `_depth`: returns the output image name.
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn image_op(&self, _ctx: &Ctx<'_>, op: ImageOp, _image: &[u8]) -> Result<String> {
+        Err(PluginError::unsupported(op.op()))
+    }
+    /// `blas_sgemm` (arguments already checked against their buffers).
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn sgemm(&self, _ctx: &Ctx<'_>, _args: SgemmArgs<'_>) -> Result<()> {
+        Err(PluginError::unsupported(OpType::BlasSgemm))
+    }
+    /// `minmax`.
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn minmax(&self, _ctx: &Ctx<'_>, _args: MinmaxArgs<'_>) -> Result<()> {
+        Err(PluginError::unsupported(OpType::Minmax))
+    }
+    /// Ops without a typed layout (framework model ops, FPGA, OpenCV): raw arguments.
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn raw_op(
+        &self,
+        _ctx: &Ctx<'_>,
+        op: OpType,
+        _read: &mut [VaccelArg],
+        _write: &mut [VaccelArg],
+    ) -> Result<()> {
+        Err(PluginError::unsupported(op))
+    }
+}
+
+/// Where a declared plugin keeps its one instance. Implemented by `declare_plugin!`.
+pub trait Slot: Plugin {
+    /// The instance slot.
+    fn slot() -> &'static OnceLock<Self>;
+}
+
+/// Build a descriptor for `P` (used by `declare_plugin!`). Strings must end with a NUL.
+pub const fn descriptor<P: Slot>(
+    name: &'static str,
+    version: &'static str,
+    description: &'static str,
+    plugin_type: u32,
+    ops: OpSet,
+) -> PluginDescriptor {
+    assert!(ends_with_nul(name) && ends_with_nul(version) && ends_with_nul(description));
+    PluginDescriptor {
+        abi_major: ABI_MAJOR,
+        abi_minor: ABI_MINOR,
+        struct_size: size_of::<PluginDescriptor>() as u32,
+        plugin_type,
+        name: name.as_ptr().cast(),
+        version: version.as_ptr().cast(),
+        description: description.as_ptr().cast(),
+        ops: ops.0,
+        init: Some(init_shim::<P>),
+        fini: Some(fini_shim::<P>),
+        call: Some(call_shim::<P>),
+        session_init: Some(session_init_shim::<P>),
+        session_release: Some(session_release_shim::<P>),
+        resource_register: Some(resource_register_shim::<P>),
+        resource_unregister: Some(resource_unregister_shim::<P>),
+        reserved: [std::ptr::null(); 8],
+    }
+}
+
+const fn ends_with_nul(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty() && b[b.len() - 1] == 0
+}
+
+/// Run `f`, turning errors and panics into a code plus a message in `err`.
+fn guard(err: *mut ErrorMessage, f: impl FnOnce() -> Result<()>) -> c_int {
+    let result = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(PluginError::backend(format!("plugin panicked: {what}")))
+    });
+    match result {
+        Ok(()) => code::OK,
+        Err(e) => {
+            set_message(err, &e.message);
+            if e.code == code::OK { code::EBACKEND } else { e.code }
+        }
+    }
+}
+
+fn set_message(err: *mut ErrorMessage, msg: &str) {
+    if err.is_null() {
+        return;
+    }
+    let mut n = msg.len().min(ERROR_MESSAGE_CAP);
+    while n > 0 && !msg.is_char_boundary(n) {
+        n -= 1;
+    }
+    // SAFETY: `err` is the runtime's message buffer for this call (ABI contract), non-null;
+    // we write `n <= ERROR_MESSAGE_CAP` bytes, then the length.
+    unsafe {
+        std::ptr::copy_nonoverlapping(msg.as_ptr(), std::ptr::addr_of_mut!((*err).bytes).cast::<u8>(), n);
+        std::ptr::addr_of_mut!((*err).len).write(n as u32);
+    }
+}
+
+fn instance<P: Slot>() -> Result<&'static P> {
+    P::slot().get().ok_or_else(|| PluginError::new(code::ENODEV, "plugin used before init"))
+}
+
+unsafe extern "C" fn init_shim<P: Slot>(host: *const HostApi, err: *mut ErrorMessage) -> c_int {
+    guard(err, || {
+        let (log_level, log) = if host.is_null() {
+            (1, None)
+        } else {
+            // SAFETY: non-null host API from the runtime, valid for the call.
+            let h = unsafe { &*host };
+            (h.log_level, h.log)
+        };
+        if let Some(log) = log {
+            crate::log::forward_to_host(log, log_level);
+        }
+        if P::slot().get().is_none() {
+            let plugin = P::init(&Host { abi: (ABI_MAJOR, ABI_MINOR), log_level })?;
+            let _ = P::slot().set(plugin);
+        }
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn fini_shim<P: Slot>() -> c_int {
+    guard(std::ptr::null_mut(), || {
+        if let Some(p) = P::slot().get() {
+            p.fini();
+        }
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn session_init_shim<P: Slot>(id: i64, hint: u32, err: *mut ErrorMessage) -> c_int {
+    guard(err, || instance::<P>()?.session_init(id, hint))
+}
+
+unsafe extern "C" fn session_release_shim<P: Slot>(id: i64, err: *mut ErrorMessage) -> c_int {
+    guard(err, || instance::<P>()?.session_release(id))
+}
+
+unsafe extern "C" fn resource_register_shim<P: Slot>(
+    ctx: *const CallContext,
+    res: *const AbiResource,
+    err: *mut ErrorMessage,
+) -> c_int {
+    guard(err, || {
+        if res.is_null() {
+            return Err(PluginError::invalid("resource_register: NULL resource"));
+        }
+        // SAFETY: ABI contract: valid for the call.
+        let ctx = unsafe { Ctx::from_raw(ctx) };
+        // SAFETY: non-null and valid for the call (ABI contract).
+        let r = unsafe { &*res };
+        let view = ResourceView {
+            id: r.id,
+            resource_type: ResourceType::from_raw(r.resource_type),
+            // SAFETY: ABI contract: `blobs` is valid for `nr_blobs`.
+            blobs: unsafe { raw_slice(r.blobs, r.nr_blobs) },
+        };
+        instance::<P>()?.resource_register(&ctx, &view)
+    })
+}
+
+unsafe extern "C" fn resource_unregister_shim<P: Slot>(
+    sid: i64,
+    rid: i64,
+    err: *mut ErrorMessage,
+) -> c_int {
+    guard(err, || instance::<P>()?.resource_unregister(sid, rid))
+}
+
+unsafe extern "C" fn call_shim<P: Slot>(
+    ctx: *const CallContext,
+    op: u32,
+    read: *mut VaccelArg,
+    nr_read: usize,
+    write: *mut VaccelArg,
+    nr_write: usize,
+    err: *mut ErrorMessage,
+) -> c_int {
+    guard(err, || {
+        let plugin = instance::<P>()?;
+        let op = OpType::from_raw(op)
+            .ok_or_else(|| PluginError::new(code::ENOTSUP, format!("unknown op id {op}")))?;
+        // SAFETY: ABI contract: the context and arrays are valid for the call.
+        let ctx = unsafe { Ctx::from_raw(ctx) };
+        // SAFETY: as above.
+        let read = unsafe { raw_slice_mut(read, nr_read) };
+        // SAFETY: as above.
+        let write = unsafe { raw_slice_mut(write, nr_write) };
+        // SAFETY: as above: every arg's buffer is valid for its size for the call.
+        unsafe { dispatch(plugin, &ctx, op, read, write) }
+    })
+}
+
+/// Decode and run one op.
+///
+/// # Safety
+/// Every arg's `buf` must be valid for `size` bytes (reads; writes for `write` args) for
+/// the duration of the call.
+unsafe fn dispatch<P: Plugin>(
+    p: &P,
+    ctx: &Ctx<'_>,
+    op: OpType,
+    read: &mut [VaccelArg],
+    write: &mut [VaccelArg],
+) -> Result<()> {
+    ops::check_args(op, read, write)?;
+    match op {
+        OpType::Noop => p.noop(ctx),
+        OpType::Exec => {
+            let (fixed, rest) = read.split_at_mut(2);
+            // SAFETY: shapes checked; buffers valid per the caller.
+            let library = unsafe { arg_str(&fixed[0], "library") }?;
+            // SAFETY: as above.
+            let symbol = unsafe { arg_str(&fixed[1], "symbol") }?;
+            p.exec(ctx, ExecCall { library, symbol, read: rest, write })
+        }
+        OpType::ExecWithResource => {
+            let (fixed, rest) = read.split_at_mut(2);
+            // SAFETY: shape checked (8 bytes, aligned).
+            let id = unsafe { scalar::<i64>(&fixed[0]) };
+            // SAFETY: shape checked.
+            let symbol = unsafe { arg_str(&fixed[1], "symbol") }?;
+            let resource = ctx.resource(id).ok_or_else(|| {
+                PluginError::not_found(format!(
+                    "resource {id} is not registered with session {}",
+                    ctx.session_id
+                ))
+            })?;
+            if resource.resource_type != Some(ResourceType::Lib) {
+                return Err(PluginError::invalid(format!(
+                    "resource {id} is not a LIB resource"
+                )));
+            }
+            p.exec_with_resource(ctx, ExecResourceCall { resource, symbol, read: rest, write })
+        }
+        OpType::ImageClassify => {
+            check_disjoint(op, read, write)?;
+            // SAFETY: shape checked; read buffer valid.
+            let image = unsafe { bytes(&read[0]) };
+            let out = p.image_classify(ctx, image)?;
+            // SAFETY: write buffers valid and disjoint (checked).
+            write_c_string(unsafe { bytes_mut(&write[0]) }, &out.imgname);
+            // SAFETY: as above.
+            write_c_string(unsafe { bytes_mut(&write[1]) }, &out.text);
+            Ok(())
+        }
+        OpType::ImageDetect | OpType::ImageSegment | OpType::ImagePose | OpType::ImageDepth => {
+            check_disjoint(op, read, write)?;
+            let kind = ImageOp::from_op(op).expect("matched image ops");
+            // SAFETY: shape checked; read buffer valid.
+            let image = unsafe { bytes(&read[0]) };
+            let name = p.image_op(ctx, kind, image)?;
+            // SAFETY: write buffer valid and disjoint (checked).
+            write_c_string(unsafe { bytes_mut(&write[0]) }, &name);
+            Ok(())
+        }
+        OpType::BlasSgemm => {
+            check_disjoint(op, read, write)?;
+            let dim = |i: usize, name: &str| -> Result<usize> {
+                // SAFETY: shape checked (INT64 scalars).
+                let v = unsafe { scalar::<i64>(&read[i]) };
+                usize::try_from(v)
+                    .map_err(|_| PluginError::invalid(format!("blas_sgemm: {name} is negative ({v})")))
+            };
+            // SAFETY (all reads below): shapes and alignment checked by check_args; buffers
+            // valid; the one mutable slice (c) is disjoint from the rest (checked).
+            let args = unsafe {
+                SgemmArgs {
+                    m: dim(0, "m")?,
+                    n: dim(1, "n")?,
+                    k: dim(2, "k")?,
+                    alpha: scalar::<f32>(&read[3]),
+                    a: slice::<f32>(&read[4]),
+                    lda: dim(5, "lda")?,
+                    b: slice::<f32>(&read[6]),
+                    ldb: dim(7, "ldb")?,
+                    beta: scalar::<f32>(&read[8]),
+                    ldc: dim(9, "ldc")?,
+                    c: slice_mut::<f32>(&write[0]),
+                }
+            };
+            args.validate().map_err(|m| PluginError::invalid(format!("blas_sgemm: {m}")))?;
+            p.sgemm(ctx, args)
+        }
+        OpType::Minmax => {
+            check_disjoint(op, read, write)?;
+            // SAFETY (all reads below): shapes and alignment checked; buffers valid; the
+            // write args are disjoint from each other and the reads (checked).
+            let (input, ndata, low, high, output, min, max) = unsafe {
+                (
+                    slice::<f64>(&read[0]),
+                    scalar::<i32>(&read[1]),
+                    scalar::<i32>(&read[2]),
+                    scalar::<i32>(&read[3]),
+                    slice_mut::<f64>(&write[0]),
+                    scalar_mut::<f64>(&write[1]),
+                    scalar_mut::<f64>(&write[2]),
+                )
+            };
+            let n = usize::try_from(ndata)
+                .ok()
+                .filter(|n| *n <= input.len() && *n <= output.len())
+                .ok_or_else(|| {
+                    PluginError::invalid(format!(
+                        "minmax: ndata {ndata} does not fit the input ({}) and output ({}) arrays",
+                        input.len(),
+                        output.len()
+                    ))
+                })?;
+            p.minmax(
+                ctx,
+                MinmaxArgs { input: &input[..n], low, high, output: &mut output[..n], min, max },
+            )
+        }
+        _ => p.raw_op(ctx, op, read, write),
+    }
+}
+
+/// Refuse calls whose output buffers overlap any other argument: the typed views hand out
+/// `&mut` slices, which must not alias.
+fn check_disjoint(op: OpType, read: &[VaccelArg], write: &[VaccelArg]) -> Result<()> {
+    let range = |a: &VaccelArg| (a.buf as usize, a.buf as usize + a.size);
+    for (wi, w) in write.iter().enumerate() {
+        if w.size == 0 {
+            continue;
+        }
+        let (ws, we) = range(w);
+        let others = read.iter().map(|a| ("read", a)).chain(
+            write.iter().enumerate().filter(|(i, _)| *i != wi).map(|(_, a)| ("write", a)),
+        );
+        for (dir, o) in others {
+            let (os, oe) = range(o);
+            if o.size > 0 && ws < oe && os < we {
+                return Err(PluginError::invalid(format!(
+                    "{op}: write arg {wi} overlaps a {dir} arg; outputs need their own buffers"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// # Safety
+/// `p` valid for `len` elements (or `len == 0`), for `'a`.
+unsafe fn raw_slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
+    if len == 0 || p.is_null() {
+        &[]
+    } else {
+        // SAFETY: per the function's contract.
+        unsafe { std::slice::from_raw_parts(p, len) }
+    }
+}
+
+/// # Safety
+/// `p` valid and exclusive for `len` elements (or `len == 0`), for `'a`.
+unsafe fn raw_slice_mut<'a, T>(p: *mut T, len: usize) -> &'a mut [T] {
+    if len == 0 || p.is_null() {
+        &mut []
+    } else {
+        // SAFETY: per the function's contract.
+        unsafe { std::slice::from_raw_parts_mut(p, len) }
+    }
+}
+
+/// # Safety
+/// `arg.buf` valid for `arg.size` bytes for `'a`.
+unsafe fn bytes<'a>(arg: &VaccelArg) -> &'a [u8] {
+    // SAFETY: per the function's contract.
+    unsafe { raw_slice(arg.buf as *const u8, arg.size) }
+}
+
+/// # Safety
+/// `arg.buf` valid and exclusive for `arg.size` bytes for `'a`.
+unsafe fn bytes_mut<'a>(arg: &VaccelArg) -> &'a mut [u8] {
+    // SAFETY: per the function's contract.
+    unsafe { raw_slice_mut(arg.buf as *mut u8, arg.size) }
+}
+
+/// # Safety
+/// `arg` passed `check_shape` for `T::ARG` and its buffer is valid.
+unsafe fn scalar<T: Element>(arg: &VaccelArg) -> T {
+    // SAFETY: size == size_of::<T>() and alignment were checked; any bit pattern is a T.
+    unsafe { (arg.buf as *const T).read() }
+}
+
+/// # Safety
+/// As [`scalar`], and exclusive for `'a`.
+unsafe fn scalar_mut<'a, T: Element>(arg: &VaccelArg) -> &'a mut T {
+    // SAFETY: size, alignment checked; exclusive per the contract.
+    unsafe { &mut *(arg.buf as *mut T) }
+}
+
+/// # Safety
+/// `arg` passed `check_shape` for `T::ARRAY` and its buffer is valid for `'a`.
+unsafe fn slice<'a, T: Element>(arg: &VaccelArg) -> &'a [T] {
+    // SAFETY: size is a multiple of size_of::<T>() and aligned (checked).
+    unsafe { raw_slice(arg.buf as *const T, arg.size / size_of::<T>()) }
+}
+
+/// # Safety
+/// As [`slice`], and exclusive for `'a`.
+unsafe fn slice_mut<'a, T: Element>(arg: &VaccelArg) -> &'a mut [T] {
+    // SAFETY: as above, exclusive per the contract.
+    unsafe { raw_slice_mut(arg.buf as *mut T, arg.size / size_of::<T>()) }
+}
+
+/// A STRING arg as `&str`: up to the first NUL (upstream programs pass sizes with and
+/// without the terminator).
+///
+/// # Safety
+/// `arg.buf` valid for `arg.size` bytes for `'a`.
+unsafe fn arg_str<'a>(arg: &VaccelArg, name: &str) -> Result<&'a str> {
+    debug_assert_eq!(arg.arg_type, ArgType::String.raw());
+    // SAFETY: per the function's contract.
+    let b = unsafe { bytes(arg) };
+    let b = b.iter().position(|c| *c == 0).map_or(b, |n| &b[..n]);
+    if b.is_empty() {
+        return Err(PluginError::invalid(format!("{name} is empty")));
+    }
+    std::str::from_utf8(b).map_err(|_| PluginError::invalid(format!("{name} is not UTF-8")))
+}
+
+/// Declare a plugin: generates its descriptor and `pub fn descriptor()`, which the runtime
+/// faces register as a built-in and [`crate::export_plugin!`] exports from a `cdylib`.
+///
+/// ```ignore
+/// vaccel_plugin::declare_plugin! {
+///     plugin: MyPlugin,
+///     name: "mine",
+///     description: "does things",
+///     plugin_type: vaccel_plugin::plugin_type::CPU,
+///     ops: vaccel_plugin::OpSet::of(&[vaccel_plugin::OpType::Noop]),
+/// }
+/// ```
+#[macro_export]
+macro_rules! declare_plugin {
+    (
+        plugin: $ty:ty,
+        name: $name:literal,
+        description: $desc:literal,
+        plugin_type: $ptype:expr,
+        ops: $ops:expr $(,)?
+    ) => {
+        const _: () = {
+            static SLOT: ::std::sync::OnceLock<$ty> = ::std::sync::OnceLock::new();
+            impl $crate::sdk::Slot for $ty {
+                fn slot() -> &'static ::std::sync::OnceLock<Self> {
+                    &SLOT
+                }
+            }
+        };
+
+        static VACCEL_PLUGIN_DESCRIPTOR: $crate::abi::PluginDescriptor =
+            $crate::sdk::descriptor::<$ty>(
+                concat!($name, "\0"),
+                concat!(env!("CARGO_PKG_VERSION"), "\0"),
+                concat!($desc, "\0"),
+                $ptype,
+                $ops,
+            );
+
+        /// This plugin's descriptor (register it as a built-in, or export it).
+        pub fn descriptor() -> &'static $crate::abi::PluginDescriptor {
+            &VACCEL_PLUGIN_DESCRIPTOR
+        }
+    };
+}
+
+/// Export a declared plugin from a `cdylib` crate as `vaccel_plugin_entry`. Use it once per
+/// shared object, in a crate of its own (two in one binary would clash).
+#[macro_export]
+macro_rules! export_plugin {
+    ($descriptor:path) => {
+        /// The vAccel plugin entry point.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn vaccel_plugin_entry() -> *const $crate::abi::PluginDescriptor {
+            $descriptor()
+        }
+    };
+}

@@ -1,0 +1,179 @@
+//! [`Resource`]: a library, data set or model, made of named blobs, registrable with any
+//! number of sessions. Plugins see its blobs (names and bytes), never host paths.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use vaccel_plugin::{HostBlob, HostResource, ResourceType};
+
+static NEXT_ID: AtomicI64 = AtomicI64::new(1);
+
+#[derive(Debug)]
+pub(crate) struct ResourceInner {
+    pub(crate) host: HostResource,
+    paths: Vec<PathBuf>,
+    /// Ids of the sessions it is registered with.
+    pub(crate) sessions: Mutex<Vec<i64>>,
+}
+
+/// A resource. Clones share it; it lives while a clone or a session registration holds it.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub(crate) inner: Arc<ResourceInner>,
+}
+
+fn read_file(path: &Path) -> Result<HostBlob> {
+    let data = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "blob".into());
+    Ok(HostBlob { name, data: data.into() })
+}
+
+fn blobs_of_path(path: &Path) -> Result<Vec<HostBlob>> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    if !meta.is_dir() {
+        return Ok(vec![read_file(path)?]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|source| Error::Io { path: path.into(), source })?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::EmptyDirectory { path: path.into() });
+    }
+    files.iter().map(|p| read_file(p)).collect()
+}
+
+impl Resource {
+    fn new(resource_type: ResourceType, blobs: Vec<HostBlob>, paths: Vec<PathBuf>) -> Resource {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Resource {
+            inner: Arc::new(ResourceInner {
+                host: HostResource { id, resource_type, blobs: blobs.into() },
+                paths,
+                sessions: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// A resource from a file (one blob) or a directory (one blob per regular file in it,
+    /// sorted by name; subdirectories are skipped).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the path; [`Error::EmptyDirectory`].
+    pub fn from_path(path: impl AsRef<Path>, resource_type: ResourceType) -> Result<Resource> {
+        Self::from_paths(&[path.as_ref()], resource_type)
+    }
+
+    /// A resource from several files and/or directories, blobs in the order given.
+    ///
+    /// # Errors
+    /// As [`Resource::from_path`]; [`Error::NoPaths`] for an empty list.
+    pub fn from_paths<P: AsRef<Path>>(paths: &[P], resource_type: ResourceType) -> Result<Resource> {
+        if paths.is_empty() {
+            return Err(Error::NoPaths);
+        }
+        let mut blobs = Vec::new();
+        for p in paths {
+            blobs.extend(blobs_of_path(p.as_ref())?);
+        }
+        let paths = paths.iter().map(|p| p.as_ref().to_owned()).collect();
+        Ok(Self::new(resource_type, blobs, paths))
+    }
+
+    /// A resource from bytes in memory, as one blob called `name`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty or path-like name.
+    pub fn from_buffer(data: impl Into<Arc<[u8]>>, resource_type: ResourceType, name: &str) -> Result<Resource> {
+        if name.is_empty() || name.contains('/') {
+            return Err(Error::Invalid(format!("blob name {name:?} must be a non-empty file name without '/'")));
+        }
+        Ok(Self::new(resource_type, vec![HostBlob { name: name.into(), data: data.into() }], Vec::new()))
+    }
+
+    /// Id (> 0, unique in the process).
+    pub fn id(&self) -> i64 {
+        self.inner.host.id
+    }
+
+    /// Type.
+    pub fn resource_type(&self) -> ResourceType {
+        self.inner.host.resource_type
+    }
+
+    /// Blobs.
+    pub fn blobs(&self) -> &[HostBlob] {
+        &self.inner.host.blobs
+    }
+
+    /// The paths it was made from (empty for a buffer).
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.inner.paths
+    }
+
+    /// Ids of the sessions it is registered with.
+    pub fn sessions(&self) -> Vec<i64> {
+        self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Check it can be released: not registered with any session.
+    ///
+    /// # Errors
+    /// [`Error::ResourceBusy`] listing the sessions.
+    pub fn check_releasable(&self) -> Result<()> {
+        let sessions = self.sessions();
+        if sessions.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ResourceBusy { resource: self.id(), sessions })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_becomes_sorted_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.txt"), b"bee").unwrap();
+        std::fs::write(dir.path().join("a.txt"), b"ay").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let r = Resource::from_path(dir.path(), ResourceType::Data).unwrap();
+        let names: Vec<&str> = r.blobs().iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["a.txt", "b.txt"]);
+        assert_eq!(&*r.blobs()[1].data, b"bee");
+        assert!(r.id() > 0);
+    }
+
+    #[test]
+    fn missing_path_is_enoent_naming_it() {
+        let e = Resource::from_path("/nonexistent/model.onnx", ResourceType::Model).unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert!(e.to_string().contains("/nonexistent/model.onnx"));
+    }
+
+    #[test]
+    fn empty_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Resource::from_path(dir.path(), ResourceType::Data).unwrap_err();
+        assert!(matches!(e, Error::EmptyDirectory { .. }));
+    }
+
+    #[test]
+    fn buffer_names_are_checked_and_ids_unique() {
+        let a = Resource::from_buffer(vec![1u8, 2], ResourceType::Data, "x.bin").unwrap();
+        let b = Resource::from_buffer(vec![3u8], ResourceType::Data, "y.bin").unwrap();
+        assert_ne!(a.id(), b.id());
+        assert!(Resource::from_buffer(vec![1u8], ResourceType::Data, "../etc/passwd").is_err());
+        assert!(Resource::from_paths::<&str>(&[], ResourceType::Data).is_err());
+    }
+}
