@@ -67,12 +67,18 @@ impl Default for Args<'_> {
 impl<'a> Args<'a> {
     /// No arguments.
     pub fn new() -> Self {
-        Args { repr: Repr::Owned(Vec::new()), _borrow: PhantomData }
+        Args {
+            repr: Repr::Owned(Vec::new()),
+            _borrow: PhantomData,
+        }
     }
 
     /// Room for `n` arguments.
     pub fn with_capacity(n: usize) -> Self {
-        Args { repr: Repr::Owned(Vec::with_capacity(n)), _borrow: PhantomData }
+        Args {
+            repr: Repr::Owned(Vec::with_capacity(n)),
+            _borrow: PhantomData,
+        }
     }
 
     /// View a C array of arguments without copying.
@@ -88,7 +94,10 @@ impl<'a> Args<'a> {
             // SAFETY: the caller guarantees `ptr` points to `len` args borrowed for 'a.
             unsafe { std::slice::from_raw_parts_mut(ptr, len) }
         };
-        Args { repr: Repr::Borrowed(slice), _borrow: PhantomData }
+        Args {
+            repr: Repr::Borrowed(slice),
+            _borrow: PhantomData,
+        }
     }
 
     fn push(&mut self, arg: VaccelArg) -> &mut Self {
@@ -122,7 +131,10 @@ impl<'a> Args<'a> {
 
     /// Add a NUL-terminated string (size includes the NUL).
     pub fn string(&mut self, s: &'a CStr) -> &mut Self {
-        self.push(VaccelArg::from_slice(s.to_bytes_with_nul(), ArgType::String))
+        self.push(VaccelArg::from_slice(
+            s.to_bytes_with_nul(),
+            ArgType::String,
+        ))
     }
 
     /// Add a read-only scalar.
@@ -219,7 +231,14 @@ impl<'a> Args<'a> {
         let first = self.bytes_of(0)?.to_vec();
         let ty = self.as_slice()[0].arg_type;
         let rest = &mut self.as_mut_slice()[1..];
-        Some((first, ty, Args { repr: Repr::Borrowed(rest), _borrow: PhantomData }))
+        Some((
+            first,
+            ty,
+            Args {
+                repr: Repr::Borrowed(rest),
+                _borrow: PhantomData,
+            },
+        ))
     }
 }
 
@@ -233,7 +252,10 @@ mod tests {
         let v = [1.0f32, 2.0];
         let mut out = [0u8; 8];
         let mut args = Args::new();
-        args.scalar(&x).slice(&v).bytes_mut(&mut out, ArgType::UcharArray).string(c"hi");
+        args.scalar(&x)
+            .slice(&v)
+            .bytes_mut(&mut out, ArgType::UcharArray)
+            .string(c"hi");
         let s = args.as_slice();
         assert_eq!(s[0].size, 8);
         assert_eq!(s[0].arg_type, ArgType::Int64.raw());

@@ -111,11 +111,20 @@ impl PluginHandle {
             return Err(DescriptorError::Malformed("name is empty".into()));
         }
         let version = c_text(d.version, "version")?;
-        let description =
-            if d.description.is_null() { String::new() } else { c_text(d.description, "description")? };
-        for (present, what) in [(d.init.is_some(), "init"), (d.fini.is_some(), "fini"), (d.call.is_some(), "call")] {
+        let description = if d.description.is_null() {
+            String::new()
+        } else {
+            c_text(d.description, "description")?
+        };
+        for (present, what) in [
+            (d.init.is_some(), "init"),
+            (d.fini.is_some(), "fini"),
+            (d.call.is_some(), "call"),
+        ] {
             if !present {
-                return Err(DescriptorError::Malformed(format!("required entry point `{what}` is NULL")));
+                return Err(DescriptorError::Malformed(format!(
+                    "required entry point `{what}` is NULL"
+                )));
             }
         }
         Ok(PluginHandle {
@@ -187,7 +196,14 @@ impl PluginHandle {
         let fini = self.desc().fini.expect("validated at construction");
         // SAFETY: validated entry point with no arguments.
         let rc = unsafe { fini() };
-        if rc == 0 { Ok(()) } else { Err(CallError { code: rc, message: String::new() }) }
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(CallError {
+                code: rc,
+                message: String::new(),
+            })
+        }
     }
 
     /// Run `op` for a session.
@@ -208,7 +224,15 @@ impl PluginHandle {
         // SAFETY: `call` is a validated entry point; `ctx` and the resource table it points
         // into live for the call; `Args` guarantees every buffer is valid for its size.
         with_error(|err| unsafe {
-            call(&ctx, op.raw(), r.as_mut_ptr(), r.len(), w.as_mut_ptr(), w.len(), err)
+            call(
+                &ctx,
+                op.raw(),
+                r.as_mut_ptr(),
+                r.len(),
+                w.as_mut_ptr(),
+                w.len(),
+                err,
+            )
         })
     }
 
@@ -245,7 +269,9 @@ impl PluginHandle {
         session: &SessionCtx<'_>,
         resource: &HostResource,
     ) -> Result<(), CallError> {
-        let Some(f) = self.desc().resource_register else { return Ok(()) };
+        let Some(f) = self.desc().resource_register else {
+            return Ok(());
+        };
         let blobs = abi_blobs(resource);
         let abi = AbiResource {
             id: resource.id,
@@ -297,8 +323,12 @@ fn with_error(f: impl FnOnce(*mut ErrorMessage) -> c_int) -> Result<(), CallErro
     // writing that many bytes (ABI contract); it is clamped to the buffer size.
     let len = (unsafe { (*p).len } as usize).min(ERROR_MESSAGE_CAP);
     // SAFETY: the first `len` bytes were written by the plugin (see above).
-    let bytes = unsafe { std::slice::from_raw_parts(std::ptr::addr_of!((*p).bytes).cast::<u8>(), len) };
-    Err(CallError { code: rc, message: String::from_utf8_lossy(bytes).into_owned() })
+    let bytes =
+        unsafe { std::slice::from_raw_parts(std::ptr::addr_of!((*p).bytes).cast::<u8>(), len) };
+    Err(CallError {
+        code: rc,
+        message: String::from_utf8_lossy(bytes).into_owned(),
+    })
 }
 
 /// The log callback handed to dynamically loaded plugins: their log lines enter the
@@ -380,7 +410,11 @@ impl ResourceTable {
                 nr_blobs: b.len(),
             })
             .collect();
-        ResourceTable { resources, _blobs: blobs, abi }
+        ResourceTable {
+            resources,
+            _blobs: blobs,
+            abi,
+        }
     }
 
     /// An empty table.

@@ -77,13 +77,19 @@ impl LoadError {
 pub fn load(path: &Path) -> Result<PluginHandle, LoadError> {
     let is_path = path.components().count() > 1 || path.is_absolute();
     if is_path && !path.exists() {
-        return Err(LoadError::NotFound { path: path.to_owned() });
+        return Err(LoadError::NotFound {
+            path: path.to_owned(),
+        });
     }
     let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL;
     // SAFETY: loading a shared object runs its initialisers. Which files are loaded is the
     // operator's choice (VACCEL_PLUGINS), the same trust as upstream vAccel's dlopen.
-    let lib = unsafe { libloading::os::unix::Library::open(Some(path), flags) }
-        .map_err(|e| LoadError::Open { path: path.to_owned(), reason: dl_reason(&e) })?;
+    let lib = unsafe { libloading::os::unix::Library::open(Some(path), flags) }.map_err(|e| {
+        LoadError::Open {
+            path: path.to_owned(),
+            reason: dl_reason(&e),
+        }
+    })?;
     let lib: libloading::Library = lib.into();
     // SAFETY: the symbol is declared by the ABI as `EntryFn`; its type is checked by
     // contract (a wrong type is caught by the ABI version check on what it returns).
@@ -93,9 +99,13 @@ pub fn load(path: &Path) -> Result<PluginHandle, LoadError> {
             // SAFETY: only probing for the symbol's existence; it is never called.
             let upstream = unsafe { lib.get::<*const u8>(UPSTREAM_SYMBOL) }.is_ok();
             return Err(if upstream {
-                LoadError::Upstream { path: path.to_owned() }
+                LoadError::Upstream {
+                    path: path.to_owned(),
+                }
             } else {
-                LoadError::MissingEntry { path: path.to_owned() }
+                LoadError::MissingEntry {
+                    path: path.to_owned(),
+                }
             });
         }
     };
@@ -103,15 +113,21 @@ pub fn load(path: &Path) -> Result<PluginHandle, LoadError> {
     // descriptor inside the library, which `lib` keeps mapped.
     let desc = unsafe { entry() };
     if desc.is_null() {
-        return Err(LoadError::NullDescriptor { path: path.to_owned() });
+        return Err(LoadError::NullDescriptor {
+            path: path.to_owned(),
+        });
     }
     // SAFETY: `desc` is non-null and points into `lib`, which the handle keeps alive.
-    unsafe { PluginHandle::from_raw(desc, Some(lib)) }
-        .map_err(|source| LoadError::Descriptor { path: path.to_owned(), source })
+    unsafe { PluginHandle::from_raw(desc, Some(lib)) }.map_err(|source| LoadError::Descriptor {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn dl_reason(e: &libloading::Error) -> String {
     // libloading wraps dlerror() text; show only that.
     let s = e.to_string();
-    s.strip_prefix("dlopen failed: ").map(str::to_owned).unwrap_or(s)
+    s.strip_prefix("dlopen failed: ")
+        .map(str::to_owned)
+        .unwrap_or(s)
 }

@@ -47,7 +47,11 @@ struct MakeHostWriter {
 impl<'a> MakeWriter<'a> for MakeHostWriter {
     type Writer = HostWriter;
     fn make_writer(&'a self) -> HostWriter {
-        HostWriter { log: self.log, level: 3, buf: Vec::new() }
+        HostWriter {
+            log: self.log,
+            level: 3,
+            buf: Vec::new(),
+        }
     }
     fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> HostWriter {
         let level = match *meta.level() {
@@ -56,7 +60,11 @@ impl<'a> MakeWriter<'a> for MakeHostWriter {
             tracing::Level::INFO => 3,
             _ => 4,
         };
-        HostWriter { log: self.log, level, buf: Vec::new() }
+        HostWriter {
+            log: self.log,
+            level,
+            buf: Vec::new(),
+        }
     }
 }
 

@@ -36,7 +36,10 @@ impl NativeLibrary {
     /// `ENOENT` when the file does not exist, `ELIBBAD` when it is not a loadable library.
     pub fn open(path: &Path, mode: BindMode, global: bool) -> Result<Self, PluginError> {
         if (path.is_absolute() || path.components().count() > 1) && !path.exists() {
-            return Err(PluginError::not_found(format!("library {}: no such file", path.display())));
+            return Err(PluginError::not_found(format!(
+                "library {}: no such file",
+                path.display()
+            )));
         }
         use libloading::os::unix::{RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NOW};
         let flags = match mode {
@@ -46,13 +49,17 @@ impl NativeLibrary {
         // SAFETY: opening a library runs its initialisers. Running user code is what the
         // exec op is for; which libraries may be run is the caller's policy (the agent
         // allow-lists them).
-        let lib = unsafe { libloading::os::unix::Library::open(Some(path), flags) }.map_err(|e| {
-            PluginError::new(
-                crate::code::ELIBBAD,
-                format!("library {}: cannot load: {e}", path.display()),
-            )
-        })?;
-        Ok(NativeLibrary { lib, path: path.to_owned() })
+        let lib =
+            unsafe { libloading::os::unix::Library::open(Some(path), flags) }.map_err(|e| {
+                PluginError::new(
+                    crate::code::ELIBBAD,
+                    format!("library {}: cannot load: {e}", path.display()),
+                )
+            })?;
+        Ok(NativeLibrary {
+            lib,
+            path: path.to_owned(),
+        })
     }
 
     /// The path it was opened from.
@@ -91,6 +98,13 @@ impl ExecFn<'_> {
         // SAFETY: `f` was resolved from a library kept open by `_lib`; the args are the
         // caller's arrays, each buffer valid for its size (ABI contract of the call that
         // delivered them). The function's behaviour is the exec op's contract.
-        unsafe { (self.f)(read.as_mut_ptr(), read.len(), write.as_mut_ptr(), write.len()) }
+        unsafe {
+            (self.f)(
+                read.as_mut_ptr(),
+                read.len(),
+                write.as_mut_ptr(),
+                write.len(),
+            )
+        }
     }
 }

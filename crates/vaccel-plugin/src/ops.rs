@@ -54,7 +54,11 @@ pub struct OpSchema {
 
 use ArgType as T;
 
-const NOOP: OpSchema = OpSchema { read: &[], write: &[], variadic: false };
+const NOOP: OpSchema = OpSchema {
+    read: &[],
+    write: &[],
+    variadic: false,
+};
 const EXEC: OpSchema = OpSchema {
     read: &[a("library", T::String), a("symbol", T::String)],
     write: &[],
@@ -67,7 +71,10 @@ const EXEC_RES: OpSchema = OpSchema {
 };
 const CLASSIFY: OpSchema = OpSchema {
     read: &[a("image", T::Buffer)],
-    write: &[a("out_imgname", T::UcharArray), a("out_text", T::UcharArray)],
+    write: &[
+        a("out_imgname", T::UcharArray),
+        a("out_text", T::UcharArray),
+    ],
     variadic: false,
 };
 const IMAGE: OpSchema = OpSchema {
@@ -98,7 +105,11 @@ const MINMAX: OpSchema = OpSchema {
         a("low_threshold", T::Int32),
         a("high_threshold", T::Int32),
     ],
-    write: &[a("outdata", T::Float64Array), a("min", T::Float64), a("max", T::Float64)],
+    write: &[
+        a("outdata", T::Float64Array),
+        a("min", T::Float64),
+        a("max", T::Float64),
+    ],
     variadic: false,
 };
 
@@ -202,9 +213,19 @@ fn check_side(
     variadic: bool,
     args: &[VaccelArg],
 ) -> Result<(), ArgError> {
-    let count_ok = if variadic { args.len() >= specs.len() } else { args.len() == specs.len() };
+    let count_ok = if variadic {
+        args.len() >= specs.len()
+    } else {
+        args.len() == specs.len()
+    };
     if !count_ok {
-        return Err(ArgError::Count { op, dir, expected: specs.len(), variadic, got: args.len() });
+        return Err(ArgError::Count {
+            op,
+            dir,
+            expected: specs.len(),
+            variadic,
+            got: args.len(),
+        });
     }
     for (index, (spec, arg)) in specs.iter().zip(args).enumerate() {
         if arg.arg_type != spec.ty.raw() {
@@ -271,7 +292,9 @@ pub struct SgemmArgs<'a> {
 /// A message when `ld < cols` or the size overflows.
 pub fn matrix_len(rows: usize, cols: usize, ld: usize, what: &str) -> Result<usize, String> {
     if ld < cols.max(1) {
-        return Err(format!("leading dimension of {what} is {ld}, less than its {cols} columns"));
+        return Err(format!(
+            "leading dimension of {what} is {ld}, less than its {cols} columns"
+        ));
     }
     if rows == 0 || cols == 0 {
         return Ok(0);
@@ -291,9 +314,11 @@ impl SgemmArgs<'_> {
         let need_a = matrix_len(self.m, self.k, self.lda, "A")?;
         let need_b = matrix_len(self.k, self.n, self.ldb, "B")?;
         let need_c = matrix_len(self.m, self.n, self.ldc, "C")?;
-        for (name, need, have) in
-            [("A", need_a, self.a.len()), ("B", need_b, self.b.len()), ("C", need_c, self.c.len())]
-        {
+        for (name, need, have) in [
+            ("A", need_a, self.a.len()),
+            ("B", need_b, self.b.len()),
+            ("C", need_c, self.c.len()),
+        ] {
             if have < need {
                 return Err(format!(
                     "{name} holds {have} floats but m={} n={} k={} with its leading dimension needs {need}",
@@ -391,7 +416,14 @@ mod tests {
     #[test]
     fn check_args_rejects_wrong_count_naming_op() {
         let e = check_args(OpType::BlasSgemm, &[], &[]).unwrap_err();
-        assert!(matches!(e, ArgError::Count { expected: 10, got: 0, .. }));
+        assert!(matches!(
+            e,
+            ArgError::Count {
+                expected: 10,
+                got: 0,
+                ..
+            }
+        ));
         assert_eq!(e.to_string(), "blas_sgemm: expected 10 read args, got 0");
     }
 
@@ -399,9 +431,15 @@ mod tests {
     fn check_args_rejects_wrong_type_naming_arg() {
         let mut lib = *b"lib\0";
         let mut sym = 5i64;
-        let read = [arg_of(&mut lib, ArgType::String), arg_of(std::slice::from_mut(&mut sym), ArgType::Int64)];
+        let read = [
+            arg_of(&mut lib, ArgType::String),
+            arg_of(std::slice::from_mut(&mut sym), ArgType::Int64),
+        ];
         let e = check_args(OpType::Exec, &read, &[]).unwrap_err();
-        assert_eq!(e.to_string(), "exec: read arg 1 (symbol) must be string, got int64");
+        assert_eq!(
+            e.to_string(),
+            "exec: read arg 1 (symbol) must be string, got int64"
+        );
     }
 
     #[test]
@@ -412,14 +450,22 @@ mod tests {
         let mut sym = *b"f\0";
         let read = [arg, arg_of(&mut sym, ArgType::String)];
         let e = check_args(OpType::ExecWithResource, &read, &[]).unwrap_err();
-        assert!(e.to_string().contains("(resource_id) has size 3 bytes, expected 8"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("(resource_id) has size 3 bytes, expected 8"),
+            "{e}"
+        );
     }
 
     #[test]
     fn check_args_rejects_null_buffer_with_size() {
         let mut arg = VaccelArg::empty(ArgType::Buffer);
         arg.size = 10;
-        let e = check_args(OpType::ImageDetect, &[arg], &[VaccelArg::empty(ArgType::UcharArray)]);
+        let e = check_args(
+            OpType::ImageDetect,
+            &[arg],
+            &[VaccelArg::empty(ArgType::UcharArray)],
+        );
         assert!(e.unwrap_err().to_string().contains("NULL buffer"));
     }
 
@@ -458,7 +504,11 @@ mod tests {
         };
         args.validate().unwrap();
         args.lda = 2;
-        assert!(args.validate().unwrap_err().contains("leading dimension of A is 2"));
+        assert!(
+            args.validate()
+                .unwrap_err()
+                .contains("leading dimension of A is 2")
+        );
         args.lda = 4;
         assert!(args.validate().unwrap_err().contains("A holds 6 floats"));
     }

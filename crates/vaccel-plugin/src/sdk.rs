@@ -35,7 +35,10 @@ impl std::error::Error for PluginError {}
 impl PluginError {
     /// An error with a code.
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        PluginError { code, message: message.into() }
+        PluginError {
+            code,
+            message: message.into(),
+        }
     }
     /// `VACCEL_EINVAL`.
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -51,7 +54,10 @@ impl PluginError {
     }
     /// `VACCEL_ENOTSUP` for an op this plugin lacks.
     pub fn unsupported(op: OpType) -> Self {
-        Self::new(code::ENOTSUP, format!("{op} is not implemented by this plugin"))
+        Self::new(
+            code::ENOTSUP,
+            format!("{op} is not implemented by this plugin"),
+        )
     }
 }
 
@@ -101,7 +107,10 @@ impl<'a> ResourceView<'a> {
             let name = unsafe { raw_slice(b.name, b.name_len) };
             // SAFETY: as above.
             let data = unsafe { raw_slice(b.data, b.len) };
-            BlobView { name: std::str::from_utf8(name).unwrap_or("<non-utf8 name>"), data }
+            BlobView {
+                name: std::str::from_utf8(name).unwrap_or("<non-utf8 name>"),
+                data,
+            }
         })
     }
 
@@ -128,13 +137,21 @@ impl<'a> Ctx<'a> {
     /// `ctx` must be null or valid for the call, with `resources` valid for `nr_resources`.
     unsafe fn from_raw(ctx: *const CallContext) -> Ctx<'a> {
         if ctx.is_null() {
-            return Ctx { session_id: 0, hint: 0, resources: &[] };
+            return Ctx {
+                session_id: 0,
+                hint: 0,
+                resources: &[],
+            };
         }
         // SAFETY: non-null and valid per the caller.
         let c = unsafe { &*ctx };
         // SAFETY: the runtime passes `nr_resources` entries (ABI contract).
         let resources = unsafe { raw_slice(c.resources, c.nr_resources) };
-        Ctx { session_id: c.session_id, hint: c.session_hint, resources }
+        Ctx {
+            session_id: c.session_id,
+            hint: c.session_hint,
+            resources,
+        }
     }
 
     /// The registered resource with this id.
@@ -346,7 +363,11 @@ fn guard(err: *mut ErrorMessage, f: impl FnOnce() -> Result<()>) -> c_int {
         Ok(()) => code::OK,
         Err(e) => {
             set_message(err, &e.message);
-            if e.code == code::OK { code::EBACKEND } else { e.code }
+            if e.code == code::OK {
+                code::EBACKEND
+            } else {
+                e.code
+            }
         }
     }
 }
@@ -362,13 +383,19 @@ fn set_message(err: *mut ErrorMessage, msg: &str) {
     // SAFETY: `err` is the runtime's message buffer for this call (ABI contract), non-null;
     // we write `n <= ERROR_MESSAGE_CAP` bytes, then the length.
     unsafe {
-        std::ptr::copy_nonoverlapping(msg.as_ptr(), std::ptr::addr_of_mut!((*err).bytes).cast::<u8>(), n);
+        std::ptr::copy_nonoverlapping(
+            msg.as_ptr(),
+            std::ptr::addr_of_mut!((*err).bytes).cast::<u8>(),
+            n,
+        );
         std::ptr::addr_of_mut!((*err).len).write(n as u32);
     }
 }
 
 fn instance<P: Slot>() -> Result<&'static P> {
-    P::slot().get().ok_or_else(|| PluginError::new(code::ENODEV, "plugin used before init"))
+    P::slot()
+        .get()
+        .ok_or_else(|| PluginError::new(code::ENODEV, "plugin used before init"))
 }
 
 unsafe extern "C" fn init_shim<P: Slot>(host: *const HostApi, err: *mut ErrorMessage) -> c_int {
@@ -384,7 +411,10 @@ unsafe extern "C" fn init_shim<P: Slot>(host: *const HostApi, err: *mut ErrorMes
             crate::log::forward_to_host(log, log_level);
         }
         if P::slot().get().is_none() {
-            let plugin = P::init(&Host { abi: (ABI_MAJOR, ABI_MINOR), log_level })?;
+            let plugin = P::init(&Host {
+                abi: (ABI_MAJOR, ABI_MINOR),
+                log_level,
+            })?;
             let _ = P::slot().set(plugin);
         }
         Ok(())
@@ -400,7 +430,11 @@ unsafe extern "C" fn fini_shim<P: Slot>() -> c_int {
     })
 }
 
-unsafe extern "C" fn session_init_shim<P: Slot>(id: i64, hint: u32, err: *mut ErrorMessage) -> c_int {
+unsafe extern "C" fn session_init_shim<P: Slot>(
+    id: i64,
+    hint: u32,
+    err: *mut ErrorMessage,
+) -> c_int {
     guard(err, || instance::<P>()?.session_init(id, hint))
 }
 
@@ -484,7 +518,15 @@ unsafe fn dispatch<P: Plugin>(
             let library = unsafe { arg_str(&fixed[0], "library") }?;
             // SAFETY: as above.
             let symbol = unsafe { arg_str(&fixed[1], "symbol") }?;
-            p.exec(ctx, ExecCall { library, symbol, read: rest, write })
+            p.exec(
+                ctx,
+                ExecCall {
+                    library,
+                    symbol,
+                    read: rest,
+                    write,
+                },
+            )
         }
         OpType::ExecWithResource => {
             let (fixed, rest) = read.split_at_mut(2);
@@ -503,7 +545,15 @@ unsafe fn dispatch<P: Plugin>(
                     "resource {id} is not a LIB resource"
                 )));
             }
-            p.exec_with_resource(ctx, ExecResourceCall { resource, symbol, read: rest, write })
+            p.exec_with_resource(
+                ctx,
+                ExecResourceCall {
+                    resource,
+                    symbol,
+                    read: rest,
+                    write,
+                },
+            )
         }
         OpType::ImageClassify => {
             check_disjoint(op, read, write)?;
@@ -531,8 +581,9 @@ unsafe fn dispatch<P: Plugin>(
             let dim = |i: usize, name: &str| -> Result<usize> {
                 // SAFETY: shape checked (INT64 scalars).
                 let v = unsafe { scalar::<i64>(&read[i]) };
-                usize::try_from(v)
-                    .map_err(|_| PluginError::invalid(format!("blas_sgemm: {name} is negative ({v})")))
+                usize::try_from(v).map_err(|_| {
+                    PluginError::invalid(format!("blas_sgemm: {name} is negative ({v})"))
+                })
             };
             // SAFETY (all reads below): shapes and alignment checked by check_args; buffers
             // valid; the one mutable slice (c) is disjoint from the rest (checked).
@@ -551,7 +602,8 @@ unsafe fn dispatch<P: Plugin>(
                     c: slice_mut::<f32>(&write[0]),
                 }
             };
-            args.validate().map_err(|m| PluginError::invalid(format!("blas_sgemm: {m}")))?;
+            args.validate()
+                .map_err(|m| PluginError::invalid(format!("blas_sgemm: {m}")))?;
             p.sgemm(ctx, args)
         }
         OpType::Minmax => {
@@ -581,7 +633,14 @@ unsafe fn dispatch<P: Plugin>(
                 })?;
             p.minmax(
                 ctx,
-                MinmaxArgs { input: &input[..n], low, high, output: &mut output[..n], min, max },
+                MinmaxArgs {
+                    input: &input[..n],
+                    low,
+                    high,
+                    output: &mut output[..n],
+                    min,
+                    max,
+                },
             )
         }
         _ => p.raw_op(ctx, op, read, write),
@@ -598,7 +657,11 @@ fn check_disjoint(op: OpType, read: &[VaccelArg], write: &[VaccelArg]) -> Result
         }
         let (ws, we) = range(w);
         let others = read.iter().map(|a| ("read", a)).chain(
-            write.iter().enumerate().filter(|(i, _)| *i != wi).map(|(_, a)| ("write", a)),
+            write
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != wi)
+                .map(|(_, a)| ("write", a)),
         );
         for (dir, o) in others {
             let (os, oe) = range(o);

@@ -374,7 +374,10 @@ impl OpSet {
 
     /// The ops in the set, in id order.
     pub fn iter(self) -> impl Iterator<Item = OpType> {
-        OpType::ALL.iter().copied().filter(move |op| self.contains(*op))
+        OpType::ALL
+            .iter()
+            .copied()
+            .filter(move |op| self.contains(*op))
     }
 }
 

@@ -59,12 +59,15 @@ impl Config {
     /// # Errors
     /// [`Error::Config`] naming the variable with a bad value.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let first = |names: &[&'static str]| {
-            names.iter().find_map(|n| get(n).map(|v| (*n, v)))
-        };
+        let first = |names: &[&'static str]| names.iter().find_map(|n| get(n).map(|v| (*n, v)));
         let mut c = Config::default();
         if let Some((_, v)) = first(&["VACCEL_PLUGINS", "VACCEL_BACKENDS"]) {
-            c.plugins = v.split(':').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            c.plugins = v
+                .split(':')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
         }
         if let Some((var, v)) = first(&["VACCEL_LOG_LEVEL", "VACCEL_DEBUG_LEVEL"]) {
             c.log_level = match v.trim().parse::<u32>() {
@@ -99,8 +102,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
-        let m: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Config::from_lookup(|k| m.get(k).cloned())
     }
 
@@ -114,7 +119,11 @@ mod tests {
         let c = cfg(&[("VACCEL_BACKENDS", "/a/libx.so: noop ::")]).unwrap();
         assert_eq!(c.plugins, vec!["/a/libx.so", "noop"]);
         let c = cfg(&[("VACCEL_PLUGINS", "exec"), ("VACCEL_BACKENDS", "noop")]).unwrap();
-        assert_eq!(c.plugins, vec!["exec"], "the current name wins over the alias");
+        assert_eq!(
+            c.plugins,
+            vec!["exec"],
+            "the current name wins over the alias"
+        );
     }
 
     #[test]
@@ -127,9 +136,21 @@ mod tests {
 
     #[test]
     fn booleans_parse() {
-        assert!(cfg(&[("VACCEL_PROFILING_ENABLED", "yes")]).unwrap().profiling_enabled);
-        assert!(!cfg(&[("VACCEL_PROFILING_ENABLED", "0")]).unwrap().profiling_enabled);
+        assert!(
+            cfg(&[("VACCEL_PROFILING_ENABLED", "yes")])
+                .unwrap()
+                .profiling_enabled
+        );
+        assert!(
+            !cfg(&[("VACCEL_PROFILING_ENABLED", "0")])
+                .unwrap()
+                .profiling_enabled
+        );
         assert!(cfg(&[("VACCEL_PROFILING_ENABLED", "maybe")]).is_err());
-        assert!(cfg(&[("VACCEL_IGNORE_VERSION", "1")]).unwrap().version_ignore);
+        assert!(
+            cfg(&[("VACCEL_IGNORE_VERSION", "1")])
+                .unwrap()
+                .version_ignore
+        );
     }
 }

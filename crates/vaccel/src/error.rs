@@ -15,6 +15,14 @@ pub enum Error {
         /// The op.
         op: OpType,
     },
+    /// The runtime cannot carry this op to plugins yet.
+    #[error("{op}: {reason}")]
+    Unsupported {
+        /// The op.
+        op: OpType,
+        /// Why.
+        reason: &'static str,
+    },
     /// Genop named an op id that does not exist.
     #[error("genop: unknown op type {id}")]
     UnknownOp {
@@ -147,9 +155,10 @@ impl Error {
     /// The `VACCEL_E*` code for this error.
     pub fn code(&self) -> i32 {
         match self {
-            Error::NoPlugin { .. } | Error::UnknownOp { .. } | Error::NoPluginForHint { .. } => {
-                code::ENOTSUP
-            }
+            Error::NoPlugin { .. }
+            | Error::Unsupported { .. }
+            | Error::UnknownOp { .. }
+            | Error::NoPluginForHint { .. } => code::ENOTSUP,
             Error::Plugin { code, .. } | Error::PluginInit { code, .. } => {
                 if *code == code::OK {
                     code::EBACKEND
@@ -192,21 +201,55 @@ mod tests {
 
     #[test]
     fn codes_follow_upstream_errno_values() {
-        assert_eq!(Error::NoPlugin { op: OpType::BlasSgemm }.code(), 95);
+        assert_eq!(
+            Error::NoPlugin {
+                op: OpType::BlasSgemm
+            }
+            .code(),
+            95
+        );
         assert_eq!(Error::Invalid("x".into()).code(), 22);
-        assert_eq!(Error::ResourceBusy { resource: 1, sessions: vec![2] }.code(), 16);
-        assert_eq!(Error::AlreadyRegistered { resource: 1, session: 2 }.code(), 17);
-        let plugin = |code| Error::Plugin { plugin: "p".into(), what: "x".into(), code, message: String::new() };
+        assert_eq!(
+            Error::ResourceBusy {
+                resource: 1,
+                sessions: vec![2]
+            }
+            .code(),
+            16
+        );
+        assert_eq!(
+            Error::AlreadyRegistered {
+                resource: 1,
+                session: 2
+            }
+            .code(),
+            17
+        );
+        let plugin = |code| Error::Plugin {
+            plugin: "p".into(),
+            what: "x".into(),
+            code,
+            message: String::new(),
+        };
         assert_eq!(plugin(0).code(), code::EBACKEND);
         assert_eq!(plugin(42).code(), 42);
-        let io = Error::Io { path: "/x".into(), source: std::io::ErrorKind::NotFound.into() };
+        let io = Error::Io {
+            path: "/x".into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        };
         assert_eq!(io.code(), code::ENOENT);
     }
 
     #[test]
     fn messages_name_the_value() {
-        let e = Error::NotRegistered { resource: 7, session: 3 };
+        let e = Error::NotRegistered {
+            resource: 7,
+            session: 3,
+        };
         assert_eq!(e.to_string(), "resource 7 is not registered with session 3");
-        assert_eq!(Error::UnknownOp { id: 99 }.to_string(), "genop: unknown op type 99");
+        assert_eq!(
+            Error::UnknownOp { id: 99 }.to_string(),
+            "genop: unknown op type 99"
+        );
     }
 }

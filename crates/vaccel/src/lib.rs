@@ -39,4 +39,6 @@ pub use resource::Resource;
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use session::Session;
 pub use vaccel_plugin::ops::ImageOp;
-pub use vaccel_plugin::{Args, ArgType, Classification, OpSet, OpType, ResourceType, code, plugin_type};
+pub use vaccel_plugin::{
+    ArgType, Args, Classification, OpSet, OpType, ResourceType, code, plugin_type,
+};

@@ -34,7 +34,9 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// `base-YYYY-MM-DD.log` for today (UTC).
 pub fn log_file_name(base: &std::path::Path) -> PathBuf {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     let mut s = base.as_os_str().to_owned();
     s.push(format!("-{y:04}-{m:02}-{d:02}.log"));
@@ -50,17 +52,20 @@ pub fn init(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_max_level(level(config.log_level))
         .with_target(false);
-    let file = config
-        .log_file
-        .as_ref()
-        .and_then(|base| OpenOptions::new().create(true).append(true).open(log_file_name(base)).ok());
+    let file = config.log_file.as_ref().and_then(|base| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_file_name(base))
+            .ok()
+    });
     let result = match file {
         Some(f) => tracing::subscriber::set_global_default(
             builder.with_ansi(false).with_writer(Mutex::new(f)).finish(),
         ),
-        None => tracing::subscriber::set_global_default(
-            builder.with_writer(std::io::stderr).finish(),
-        ),
+        None => {
+            tracing::subscriber::set_global_default(builder.with_writer(std::io::stderr).finish())
+        }
     };
     let _ = result;
 }
@@ -81,6 +86,11 @@ mod tests {
     fn log_file_name_appends_date() {
         let n = log_file_name(std::path::Path::new("/tmp/vaccel"));
         let s = n.to_string_lossy();
-        assert!(s.starts_with("/tmp/vaccel-") && s.ends_with(".log") && s.len() == "/tmp/vaccel-2025-01-01.log".len(), "{s}");
+        assert!(
+            s.starts_with("/tmp/vaccel-")
+                && s.ends_with(".log")
+                && s.len() == "/tmp/vaccel-2025-01-01.log".len(),
+            "{s}"
+        );
     }
 }

@@ -55,6 +55,10 @@ impl Profile {
     }
 
     pub(crate) fn regions(&self) -> Vec<Region> {
-        self.regions.iter().filter(|r| r.count > 0).copied().collect()
+        self.regions
+            .iter()
+            .filter(|r| r.count > 0)
+            .copied()
+            .collect()
     }
 }

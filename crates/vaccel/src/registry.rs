@@ -115,9 +115,13 @@ impl Registry {
         let found = if hint & plugin_type::REMOTE != 0 {
             self.plugins.iter().position(LoadedPlugin::is_remote)
         } else if hint & plugin_type::ALL != 0 {
-            self.plugins.iter().position(|p| p.plugin_type() & hint != 0)
+            self.plugins
+                .iter()
+                .position(|p| p.plugin_type() & hint != 0)
         } else {
-            self.plugins.iter().position(|p| !p.is_debug() || p.explicit)
+            self.plugins
+                .iter()
+                .position(|p| !p.is_debug() || p.explicit)
         };
         found.ok_or_else(|| Error::NoPluginForHint {
             hint,

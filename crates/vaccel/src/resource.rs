@@ -24,21 +24,33 @@ pub struct Resource {
 }
 
 fn read_file(path: &Path) -> Result<HostBlob> {
-    let data = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let data = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "blob".into());
-    Ok(HostBlob { name, data: data.into() })
+    Ok(HostBlob {
+        name,
+        data: data.into(),
+    })
 }
 
 fn blobs_of_path(path: &Path) -> Result<Vec<HostBlob>> {
-    let meta = std::fs::metadata(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
     if !meta.is_dir() {
         return Ok(vec![read_file(path)?]);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| Error::Io { path: path.into(), source })?
+        .map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.is_file())
@@ -55,7 +67,11 @@ impl Resource {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Resource {
             inner: Arc::new(ResourceInner {
-                host: HostResource { id, resource_type, blobs: blobs.into() },
+                host: HostResource {
+                    id,
+                    resource_type,
+                    blobs: blobs.into(),
+                },
                 paths,
                 sessions: Mutex::new(Vec::new()),
             }),
@@ -75,7 +91,10 @@ impl Resource {
     ///
     /// # Errors
     /// As [`Resource::from_path`]; [`Error::NoPaths`] for an empty list.
-    pub fn from_paths<P: AsRef<Path>>(paths: &[P], resource_type: ResourceType) -> Result<Resource> {
+    pub fn from_paths<P: AsRef<Path>>(
+        paths: &[P],
+        resource_type: ResourceType,
+    ) -> Result<Resource> {
         if paths.is_empty() {
             return Err(Error::NoPaths);
         }
@@ -91,11 +110,24 @@ impl Resource {
     ///
     /// # Errors
     /// [`Error::Invalid`] for an empty or path-like name.
-    pub fn from_buffer(data: impl Into<Arc<[u8]>>, resource_type: ResourceType, name: &str) -> Result<Resource> {
+    pub fn from_buffer(
+        data: impl Into<Arc<[u8]>>,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> Result<Resource> {
         if name.is_empty() || name.contains('/') {
-            return Err(Error::Invalid(format!("blob name {name:?} must be a non-empty file name without '/'")));
+            return Err(Error::Invalid(format!(
+                "blob name {name:?} must be a non-empty file name without '/'"
+            )));
         }
-        Ok(Self::new(resource_type, vec![HostBlob { name: name.into(), data: data.into() }], Vec::new()))
+        Ok(Self::new(
+            resource_type,
+            vec![HostBlob {
+                name: name.into(),
+                data: data.into(),
+            }],
+            Vec::new(),
+        ))
     }
 
     /// Id (> 0, unique in the process).
@@ -120,7 +152,11 @@ impl Resource {
 
     /// Ids of the sessions it is registered with.
     pub fn sessions(&self) -> Vec<i64> {
-        self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Check it can be released: not registered with any session.
@@ -132,7 +168,10 @@ impl Resource {
         if sessions.is_empty() {
             Ok(())
         } else {
-            Err(Error::ResourceBusy { resource: self.id(), sessions })
+            Err(Error::ResourceBusy {
+                resource: self.id(),
+                sessions,
+            })
         }
     }
 }

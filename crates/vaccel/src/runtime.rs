@@ -32,7 +32,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("plugins", &self.inner.registry.plugins).finish()
+        f.debug_struct("Runtime")
+            .field("plugins", &self.inner.registry.plugins)
+            .finish()
     }
 }
 
@@ -73,16 +75,32 @@ impl RuntimeBuilder {
             let looks_like_file = entry.contains('/') || entry.contains(".so");
             let loaded = if looks_like_file {
                 let handle = loader::load(Path::new(entry))?;
-                let i = builtins.iter().position(|b| b.as_ref().is_some_and(|b| b.name() == handle.name()));
+                let i = builtins
+                    .iter()
+                    .position(|b| b.as_ref().is_some_and(|b| b.name() == handle.name()));
                 if let Some(i) = i {
-                    tracing::debug!(plugin = handle.name(), path = entry.as_str(), "dynamic plugin replaces the built-in of the same name");
+                    tracing::debug!(
+                        plugin = handle.name(),
+                        path = entry.as_str(),
+                        "dynamic plugin replaces the built-in of the same name"
+                    );
                     builtins[i] = None;
                 }
-                LoadedPlugin { handle, source: PluginSource::Dynamic(entry.into()), explicit: true }
+                LoadedPlugin {
+                    handle,
+                    source: PluginSource::Dynamic(entry.into()),
+                    explicit: true,
+                }
             } else {
-                let i = builtins.iter().position(|b| b.as_ref().is_some_and(|b| b.name() == entry));
+                let i = builtins
+                    .iter()
+                    .position(|b| b.as_ref().is_some_and(|b| b.name() == entry));
                 match i.and_then(|i| builtins[i].take()) {
-                    Some(handle) => LoadedPlugin { handle, source: PluginSource::Builtin, explicit: true },
+                    Some(handle) => LoadedPlugin {
+                        handle,
+                        source: PluginSource::Builtin,
+                        explicit: true,
+                    },
                     None => {
                         let known: Vec<String> = self
                             .builtins
@@ -94,7 +112,11 @@ impl RuntimeBuilder {
                             entry: entry.clone(),
                             reason: format!(
                                 "not a path to a shared object and not a built-in plugin (built-ins: {}; already listed ones count once)",
-                                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                                if known.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    known.join(", ")
+                                }
                             ),
                         });
                     }
@@ -103,29 +125,41 @@ impl RuntimeBuilder {
             if let Some(dup) = plugins.iter().find(|p| p.name() == loaded.name()) {
                 return Err(Error::PluginEntry {
                     entry: entry.clone(),
-                    reason: format!("a plugin named {:?} is already loaded from {}", dup.name(), dup.source),
+                    reason: format!(
+                        "a plugin named {:?} is already loaded from {}",
+                        dup.name(),
+                        dup.source
+                    ),
                 });
             }
             plugins.push(loaded);
         }
-        plugins.extend(
-            builtins
-                .into_iter()
-                .flatten()
-                .map(|handle| LoadedPlugin { handle, source: PluginSource::Builtin, explicit: false }),
-        );
+        plugins.extend(builtins.into_iter().flatten().map(|handle| LoadedPlugin {
+            handle,
+            source: PluginSource::Builtin,
+            explicit: false,
+        }));
         // Initialise in priority order; on failure the ones already initialised are
         // finalised by RuntimeInner's drop.
-        let mut inner = RuntimeInner { config: self.config, registry: Registry::default() };
+        let mut inner = RuntimeInner {
+            config: self.config,
+            registry: Registry::default(),
+        };
         for p in plugins {
             let forward_logs = matches!(p.source, PluginSource::Dynamic(_));
             if let Err(e) = p.handle.init(inner.config.log_level, forward_logs) {
-                return Err(Error::PluginInit { plugin: p.name().into(), code: e.code, message: e.message });
+                return Err(Error::PluginInit {
+                    plugin: p.name().into(),
+                    code: e.code,
+                    message: e.message,
+                });
             }
             tracing::debug!(plugin = p.name(), version = p.version(), source = %p.source, "plugin loaded");
             inner.registry.plugins.push(p);
         }
-        Ok(Runtime { inner: Arc::new(inner) })
+        Ok(Runtime {
+            inner: Arc::new(inner),
+        })
     }
 }
 
@@ -151,7 +185,9 @@ impl Runtime {
     ///
     /// # Errors
     /// The error of the first (failed) start, as `(code, message)`.
-    pub fn global(init: impl FnOnce() -> Result<Runtime>) -> Result<&'static Runtime, (i32, &'static str)> {
+    pub fn global(
+        init: impl FnOnce() -> Result<Runtime>,
+    ) -> Result<&'static Runtime, (i32, &'static str)> {
         static GLOBAL: OnceLock<Result<Runtime, (i32, String)>> = OnceLock::new();
         match GLOBAL.get_or_init(|| {
             init().map_err(|e| {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 use vaccel_plugin::ops::{self, ImageOp};
-use vaccel_plugin::{Args, ArgType, Classification, OpType, ResourceTable, SessionCtx};
+use vaccel_plugin::{ArgType, Args, Classification, OpType, ResourceTable, SessionCtx};
 
 static NEXT_ID: AtomicI64 = AtomicI64::new(1);
 
@@ -56,7 +56,12 @@ fn cstring(what: &str, s: &str) -> Result<CString> {
 }
 
 impl SessionInner {
-    fn plugin_error(&self, idx: usize, what: impl Into<String>, e: vaccel_plugin::CallError) -> Error {
+    fn plugin_error(
+        &self,
+        idx: usize,
+        what: impl Into<String>,
+        e: vaccel_plugin::CallError,
+    ) -> Error {
         Error::Plugin {
             plugin: self.rt.inner.registry.plugins[idx].name().into(),
             what: what.into(),
@@ -120,13 +125,21 @@ impl Session {
         let routes = registry.routes(bound, hint);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let plugin = &registry.plugins[bound];
-        plugin.handle.session_init(id, hint).map_err(|e| Error::Plugin {
-            plugin: plugin.name().into(),
-            what: "session_init".into(),
-            code: e.code,
-            message: e.message,
-        })?;
-        tracing::debug!(session = id, hint, plugin = plugin.name(), "session created");
+        plugin
+            .handle
+            .session_init(id, hint)
+            .map_err(|e| Error::Plugin {
+                plugin: plugin.name().into(),
+                what: "session_init".into(),
+                code: e.code,
+                message: e.message,
+            })?;
+        tracing::debug!(
+            session = id,
+            hint,
+            plugin = plugin.name(),
+            "session created"
+        );
         Ok(Session {
             inner: Arc::new(SessionInner {
                 id,
@@ -136,7 +149,10 @@ impl Session {
                 routes,
                 table: RwLock::new(Arc::new(ResourceTable::empty())),
                 registered: Mutex::new(Vec::new()),
-                profile: rt.config().profiling_enabled.then(|| Mutex::new(Profile::new())),
+                profile: rt
+                    .config()
+                    .profiling_enabled
+                    .then(|| Mutex::new(Profile::new())),
                 released: AtomicBool::new(false),
             }),
         })
@@ -159,7 +175,8 @@ impl Session {
 
     /// The plugin that runs `op` for this session, if any.
     pub fn plugin_for(&self, op: OpType) -> Option<&LoadedPlugin> {
-        self.inner.routes[op.raw() as usize].map(|i| &self.inner.rt.inner.registry.plugins[i as usize])
+        self.inner.routes[op.raw() as usize]
+            .map(|i| &self.inner.rt.inner.registry.plugins[i as usize])
     }
 
     /// The runtime it belongs to.
@@ -188,14 +205,29 @@ impl Session {
         self.check_live()?;
         let mut registered = lock(&self.inner.registered);
         if registered.iter().any(|r| r.id() == resource.id()) {
-            return Err(Error::AlreadyRegistered { resource: resource.id(), session: self.id() });
+            return Err(Error::AlreadyRegistered {
+                resource: resource.id(),
+                session: self.id(),
+            });
         }
         let plugin = &self.plugin().handle;
-        let table = self.inner.table.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let ctx = SessionCtx { id: self.id(), hint: self.hint(), resources: &table };
+        let table = self
+            .inner
+            .table
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let ctx = SessionCtx {
+            id: self.id(),
+            hint: self.hint(),
+            resources: &table,
+        };
         plugin
             .resource_register(&ctx, &resource.inner.host)
-            .map_err(|e| self.inner.plugin_error(self.inner.bound, "resource_register", e))?;
+            .map_err(|e| {
+                self.inner
+                    .plugin_error(self.inner.bound, "resource_register", e)
+            })?;
         registered.push(resource.clone());
         lock(&resource.inner.sessions).push(self.id());
         self.rebuild_table(&registered);
@@ -211,7 +243,10 @@ impl Session {
         self.check_live()?;
         let mut registered = lock(&self.inner.registered);
         let Some(pos) = registered.iter().position(|r| r.id() == resource.id()) else {
-            return Err(Error::NotRegistered { resource: resource.id(), session: self.id() });
+            return Err(Error::NotRegistered {
+                resource: resource.id(),
+                session: self.id(),
+            });
         };
         registered.remove(pos);
         lock(&resource.inner.sessions).retain(|s| *s != self.id());
@@ -219,12 +254,17 @@ impl Session {
         self.plugin()
             .handle
             .resource_unregister(self.id(), resource.id())
-            .map_err(|e| self.inner.plugin_error(self.inner.bound, "resource_unregister", e))
+            .map_err(|e| {
+                self.inner
+                    .plugin_error(self.inner.bound, "resource_unregister", e)
+            })
     }
 
     /// Whether `resource` is registered with this session.
     pub fn has_resource(&self, resource: &Resource) -> bool {
-        lock(&self.inner.registered).iter().any(|r| r.id() == resource.id())
+        lock(&self.inner.registered)
+            .iter()
+            .any(|r| r.id() == resource.id())
     }
 
     /// Registered resources.
@@ -243,7 +283,11 @@ impl Session {
 
     /// Profiling summary (empty unless `VACCEL_PROFILING_ENABLED`).
     pub fn profile(&self) -> Vec<Region> {
-        self.inner.profile.as_ref().map(|p| lock(p).regions()).unwrap_or_default()
+        self.inner
+            .profile
+            .as_ref()
+            .map(|p| lock(p).regions())
+            .unwrap_or_default()
     }
 
     /// Run `op` with arguments in its genop layout (see `docs/C-API.md`).
@@ -257,8 +301,17 @@ impl Session {
         let idx = self.inner.routes[op.raw() as usize].ok_or(Error::NoPlugin { op })? as usize;
         let plugin = &self.inner.rt.inner.registry.plugins[idx];
         tracing::debug!(session = self.inner.id, op = %op, plugin = plugin.name(), "dispatch");
-        let table = self.inner.table.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let ctx = SessionCtx { id: self.inner.id, hint: self.inner.hint, resources: &table };
+        let table = self
+            .inner
+            .table
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let ctx = SessionCtx {
+            id: self.inner.id,
+            hint: self.inner.hint,
+            resources: &table,
+        };
         let started = self.inner.profile.as_ref().map(|_| Instant::now());
         let result = plugin.handle.call(&ctx, op, read, write);
         if let (Some(p), Some(t0)) = (&self.inner.profile, started) {
@@ -274,7 +327,9 @@ impl Session {
     /// [`Error::GenopOpArg`], [`Error::UnknownOp`], then as [`Session::call`].
     pub fn genop(&self, read: &mut Args<'_>, write: &mut Args<'_>) -> Result<()> {
         let Some((first, ty, mut rest)) = read.split_first() else {
-            return Err(Error::GenopOpArg("read arg 0 (the op type) is missing".into()));
+            return Err(Error::GenopOpArg(
+                "read arg 0 (the op type) is missing".into(),
+            ));
         };
         let id = match first.len() {
             1 => u64::from(first[0]),
@@ -287,7 +342,10 @@ impl Session {
                 )));
             }
         };
-        let op = u32::try_from(id).ok().and_then(OpType::from_raw).ok_or(Error::UnknownOp { id })?;
+        let op = u32::try_from(id)
+            .ok()
+            .and_then(OpType::from_raw)
+            .ok_or(Error::UnknownOp { id })?;
         self.call(op, &mut rest, write)
     }
 
@@ -303,7 +361,13 @@ impl Session {
     ///
     /// # Errors
     /// As [`Session::call`]; a non-zero return of the function is the error's code.
-    pub fn exec(&self, library: &str, symbol: &str, read: &mut Args<'_>, write: &mut Args<'_>) -> Result<()> {
+    pub fn exec(
+        &self,
+        library: &str,
+        symbol: &str,
+        read: &mut Args<'_>,
+        write: &mut Args<'_>,
+    ) -> Result<()> {
         let lib = cstring("library", library)?;
         let sym = cstring("symbol", symbol)?;
         let mut r = Args::with_capacity(2 + read.len());
@@ -339,10 +403,14 @@ impl Session {
         let mut r = Args::new();
         r.bytes(image, ArgType::Buffer);
         let mut w = Args::new();
-        w.bytes_mut(&mut name, ArgType::UcharArray).bytes_mut(&mut text, ArgType::UcharArray);
+        w.bytes_mut(&mut name, ArgType::UcharArray)
+            .bytes_mut(&mut text, ArgType::UcharArray);
         self.call(OpType::ImageClassify, &mut r, &mut w)?;
         drop(w);
-        Ok(Classification { text: c_text(&text), imgname: c_text(&name) })
+        Ok(Classification {
+            text: c_text(&text),
+            imgname: c_text(&name),
+        })
     }
 
     /// `image_detect` / `_segment` / `_pose` / `_depth`: returns the output image name.
@@ -380,7 +448,16 @@ impl Session {
         ldc: i64,
     ) -> Result<()> {
         let mut r = Args::with_capacity(10);
-        r.scalar(&m).scalar(&n).scalar(&k).scalar(&alpha).slice(a).scalar(&lda).slice(b).scalar(&ldb).scalar(&beta).scalar(&ldc);
+        r.scalar(&m)
+            .scalar(&n)
+            .scalar(&k)
+            .scalar(&alpha)
+            .slice(a)
+            .scalar(&lda)
+            .slice(b)
+            .scalar(&ldb)
+            .scalar(&beta)
+            .scalar(&ldc);
         let mut w = Args::with_capacity(1);
         w.slice_mut(c);
         self.call(OpType::BlasSgemm, &mut r, &mut w)
@@ -390,13 +467,22 @@ impl Session {
     ///
     /// # Errors
     /// As [`Session::call`].
-    pub fn minmax(&self, input: &[f64], low: i32, high: i32, output: &mut [f64]) -> Result<(f64, f64)> {
-        let n = i32::try_from(input.len()).map_err(|_| Error::Overflow("minmax input length".into()))?;
+    pub fn minmax(
+        &self,
+        input: &[f64],
+        low: i32,
+        high: i32,
+        output: &mut [f64],
+    ) -> Result<(f64, f64)> {
+        let n = i32::try_from(input.len())
+            .map_err(|_| Error::Overflow("minmax input length".into()))?;
         let (mut min, mut max) = (0f64, 0f64);
         let mut r = Args::with_capacity(4);
         r.slice(input).scalar(&n).scalar(&low).scalar(&high);
         let mut w = Args::with_capacity(3);
-        w.slice_mut(output).scalar_mut(&mut min).scalar_mut(&mut max);
+        w.slice_mut(output)
+            .scalar_mut(&mut min)
+            .scalar_mut(&mut max);
         self.call(OpType::Minmax, &mut r, &mut w)?;
         drop(w);
         Ok((min, max))

@@ -41,7 +41,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn bind_mode_from_env() -> Result<BindMode> {
-    match std::env::var("VACCEL_EXEC_DLOPEN_MODE").ok().as_deref().map(str::trim) {
+    match std::env::var("VACCEL_EXEC_DLOPEN_MODE")
+        .ok()
+        .as_deref()
+        .map(str::trim)
+    {
         None | Some("") | Some("now") | Some("NOW") => Ok(BindMode::Now),
         Some("lazy") | Some("LAZY") => Ok(BindMode::Lazy),
         Some(other) => Err(PluginError::invalid(format!(
@@ -96,7 +100,10 @@ impl Exec {
     fn resource_library(&self, call: &ExecResourceCall<'_>) -> Result<Arc<LoadedResource>> {
         let blobs: Vec<_> = call.resource.blobs().collect();
         if blobs.is_empty() {
-            return Err(PluginError::invalid(format!("resource {} has no blobs", call.resource.id)));
+            return Err(PluginError::invalid(format!(
+                "resource {} has no blobs",
+                call.resource.id
+            )));
         }
         let mut h = Sha256::new();
         for b in &blobs {
@@ -118,10 +125,14 @@ impl Exec {
         let mut paths = Vec::with_capacity(blobs.len());
         for b in &blobs {
             if b.name.is_empty() || b.name.contains('/') || b.name == "." || b.name == ".." {
-                return Err(PluginError::invalid(format!("resource blob name {:?} is not a plain file name", b.name)));
+                return Err(PluginError::invalid(format!(
+                    "resource blob name {:?} is not a plain file name",
+                    b.name
+                )));
             }
             let p = dir.join(b.name);
-            std::fs::write(&p, b.data).map_err(|e| PluginError::new(code::EIO, format!("{}: {e}", p.display())))?;
+            std::fs::write(&p, b.data)
+                .map_err(|e| PluginError::new(code::EIO, format!("{}: {e}", p.display())))?;
             paths.push(p);
         }
         let deps = paths[1..]
@@ -130,7 +141,10 @@ impl Exec {
             .collect::<Result<Vec<_>>>()?;
         let primary = NativeLibrary::open(&paths[0], self.mode, false)?;
         tracing::debug!(resource = call.resource.id, dir = %dir.display(), "unpacked LIB resource");
-        let loaded = Arc::new(LoadedResource { primary, _deps: deps });
+        let loaded = Arc::new(LoadedResource {
+            primary,
+            _deps: deps,
+        });
         cache.insert(hash, loaded.clone());
         Ok(loaded)
     }
@@ -161,7 +175,12 @@ impl Plugin for Exec {
     fn exec(&self, ctx: &Ctx<'_>, call: ExecCall<'_>) -> Result<()> {
         let lib = self.library(call.library)?;
         let f = lib.exec_fn(call.symbol)?;
-        tracing::debug!(session = ctx.session_id, library = call.library, symbol = call.symbol, "exec");
+        tracing::debug!(
+            session = ctx.session_id,
+            library = call.library,
+            symbol = call.symbol,
+            "exec"
+        );
         let rc = f.call(call.read, call.write);
         check_status(rc, &format!("{}:{}", call.library, call.symbol))
     }
@@ -169,9 +188,17 @@ impl Plugin for Exec {
     fn exec_with_resource(&self, ctx: &Ctx<'_>, call: ExecResourceCall<'_>) -> Result<()> {
         let loaded = self.resource_library(&call)?;
         let f = loaded.primary.exec_fn(call.symbol)?;
-        tracing::debug!(session = ctx.session_id, resource = call.resource.id, symbol = call.symbol, "exec_with_resource");
+        tracing::debug!(
+            session = ctx.session_id,
+            resource = call.resource.id,
+            symbol = call.symbol,
+            "exec_with_resource"
+        );
         let rc = f.call(call.read, call.write);
-        check_status(rc, &format!("resource {}:{}", call.resource.id, call.symbol))
+        check_status(
+            rc,
+            &format!("resource {}:{}", call.resource.id, call.symbol),
+        )
     }
 }
 

@@ -23,7 +23,8 @@ pub struct Noop;
 fn describe(args: &[VaccelArg]) -> String {
     args.iter()
         .map(|a| {
-            let ty = ArgType::from_raw(a.arg_type).map_or_else(|| format!("type#{}", a.arg_type), |t| t.name().into());
+            let ty = ArgType::from_raw(a.arg_type)
+                .map_or_else(|| format!("type#{}", a.arg_type), |t| t.name().into());
             format!("{ty}[{}]", a.size)
         })
         .collect::<Vec<_>>()
@@ -66,12 +67,24 @@ impl Plugin for Noop {
     }
 
     fn image_classify(&self, ctx: &Ctx<'_>, image: &[u8]) -> Result<Classification> {
-        tracing::debug!(session = ctx.session_id, "[noop] image_classify image={} bytes", image.len());
-        Ok(Classification { text: CLASSIFY_TEXT.into(), imgname: IMGNAME_TEXT.into() })
+        tracing::debug!(
+            session = ctx.session_id,
+            "[noop] image_classify image={} bytes",
+            image.len()
+        );
+        Ok(Classification {
+            text: CLASSIFY_TEXT.into(),
+            imgname: IMGNAME_TEXT.into(),
+        })
     }
 
     fn image_op(&self, ctx: &Ctx<'_>, op: ImageOp, image: &[u8]) -> Result<String> {
-        tracing::debug!(session = ctx.session_id, "[noop] {} image={} bytes", op.op(), image.len());
+        tracing::debug!(
+            session = ctx.session_id,
+            "[noop] {} image={} bytes",
+            op.op(),
+            image.len()
+        );
         Ok(IMGNAME_TEXT.into())
     }
 
@@ -79,7 +92,14 @@ impl Plugin for Noop {
         tracing::debug!(
             session = ctx.session_id,
             "[noop] blas_sgemm m={} n={} k={} alpha={} lda={} ldb={} beta={} ldc={} (C left unchanged)",
-            a.m, a.n, a.k, a.alpha, a.lda, a.ldb, a.beta, a.ldc
+            a.m,
+            a.n,
+            a.k,
+            a.alpha,
+            a.lda,
+            a.ldb,
+            a.beta,
+            a.ldc
         );
         Ok(())
     }
@@ -95,7 +115,13 @@ impl Plugin for Noop {
         Ok(())
     }
 
-    fn raw_op(&self, ctx: &Ctx<'_>, op: OpType, read: &mut [VaccelArg], write: &mut [VaccelArg]) -> Result<()> {
+    fn raw_op(
+        &self,
+        ctx: &Ctx<'_>,
+        op: OpType,
+        read: &mut [VaccelArg],
+        write: &mut [VaccelArg],
+    ) -> Result<()> {
         tracing::debug!(
             session = ctx.session_id,
             "[noop] {op} read=[{}] write=[{}]",

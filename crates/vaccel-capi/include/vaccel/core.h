@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Library life cycle. The library starts itself on first use; these give explicit control. */
+#pragma once
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Load configuration (environment) and plugins. Idempotent. Fails — with the reason
+ * logged and kept for vaccel_last_error() — when a VACCEL_PLUGINS entry cannot be loaded. */
+int vaccel_bootstrap(void);
+/* Release every session and resource the program left behind and unload plugins. A later
+ * call starts the library again. */
+int vaccel_cleanup(void);
+bool vaccel_is_initialized(void);
+
+/* Extension: the message of the last error on this thread ("" if none). Valid until the
+ * next vAccel call on this thread. */
+const char *vaccel_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif

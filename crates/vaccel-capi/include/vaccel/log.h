@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Logging through the runtime's logger (stderr, or VACCEL_LOG_FILE), filtered by
+ * VACCEL_LOG_LEVEL. The macros take printf-style arguments. */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+	VACCEL_LOG_ERROR = 1,
+	VACCEL_LOG_WARN = 2,
+	VACCEL_LOG_INFO = 3,
+	VACCEL_LOG_DEBUG = 4
+} vaccel_log_level_t;
+
+/* Log one already formatted message. */
+void vaccel_log_write(vaccel_log_level_t level, const char *msg);
+/* Whether messages at `level` are shown. */
+bool vaccel_log_enabled(vaccel_log_level_t level);
+
+__attribute__((format(printf, 2, 3))) static inline void
+vaccel_log_printf_(vaccel_log_level_t level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!vaccel_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vaccel_log_write(level, msg);
+}
+
+#define vaccel_error(...) vaccel_log_printf_(VACCEL_LOG_ERROR, __VA_ARGS__)
+#define vaccel_warn(...) vaccel_log_printf_(VACCEL_LOG_WARN, __VA_ARGS__)
+#define vaccel_info(...) vaccel_log_printf_(VACCEL_LOG_INFO, __VA_ARGS__)
+#define vaccel_debug(...) vaccel_log_printf_(VACCEL_LOG_DEBUG, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif

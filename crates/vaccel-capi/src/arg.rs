@@ -1,0 +1,1008 @@
+//! `struct vaccel_arg` and `struct vaccel_arg_array` helpers (include/vaccel/arg.h).
+//!
+//! They work on the caller's structs in place and touch no runtime state, so exec'd
+//! functions can use them in any process that links libvaccel. Memory the API allocates
+//! (array storage, copied or serialized buffers) comes from `malloc` and is freed by the
+//! matching release.
+
+use crate::state::{CResult, guard, null, obj, obj_mut};
+use std::ffi::{c_char, c_int, c_void};
+use vaccel_plugin::ArgType;
+use vaccel_plugin::abi::VaccelArg;
+use vaccel_rt::Error;
+
+/// `struct vaccel_arg_array`.
+#[repr(C)]
+pub struct CArgArray {
+    args: *mut VaccelArg,
+    count: usize,
+    capacity: usize,
+    position: usize,
+    owned: bool,
+}
+
+type Validator = Option<unsafe extern "C" fn(*const c_void, usize, u32) -> bool>;
+type Serializer =
+    Option<unsafe extern "C" fn(*const c_void, usize, u32, *mut *mut c_void, *mut usize) -> c_int>;
+type Deserializer =
+    Option<unsafe extern "C" fn(*const c_void, usize, u32, usize, *mut c_void) -> c_int>;
+
+fn type_of(raw: u32) -> String {
+    ArgType::from_raw(raw).map_or_else(|| format!("unknown type {raw}"), |t| t.name().to_string())
+}
+
+fn free_owned(a: &mut VaccelArg) {
+    if a.owned && !a.buf.is_null() {
+        // SAFETY: owned buffers were allocated by this library with malloc.
+        unsafe { libc::free(a.buf) };
+    }
+    a.buf = std::ptr::null_mut();
+    a.owned = false;
+}
+
+impl CArgArray {
+    fn slice(&mut self) -> &mut [VaccelArg] {
+        if self.args.is_null() || self.count == 0 {
+            return &mut [];
+        }
+        // SAFETY: `args` holds `count` initialised args (maintained by these functions, or
+        // given to `wrap` by the caller).
+        unsafe { std::slice::from_raw_parts_mut(self.args, self.count) }
+    }
+
+    fn push(&mut self, arg: VaccelArg) -> CResult {
+        if !self.owned && !self.args.is_null() {
+            return Err(Error::Invalid("cannot add to a wrapped arg array".into()));
+        }
+        if self.count == self.capacity {
+            let cap = self
+                .capacity
+                .max(4)
+                .checked_mul(2)
+                .ok_or_else(|| Error::Overflow("arg array".into()))?;
+            let bytes = cap
+                .checked_mul(size_of::<VaccelArg>())
+                .ok_or_else(|| Error::Overflow("arg array".into()))?;
+            // SAFETY: `args` is NULL or was allocated by malloc/realloc here.
+            let p = unsafe { libc::realloc(self.args.cast(), bytes) }.cast::<VaccelArg>();
+            if p.is_null() {
+                return Err(Error::Invalid("out of memory growing arg array".into()));
+            }
+            self.args = p;
+            self.capacity = cap;
+            self.owned = true;
+        }
+        // SAFETY: count < capacity after growing; the slot is within the allocation.
+        unsafe { self.args.add(self.count).write(arg) };
+        self.count += 1;
+        Ok(())
+    }
+
+    /// The arg at `position`, checked against `ty` (None: any type), then advance.
+    fn next(&mut self, ty: Option<ArgType>) -> CResult<&mut VaccelArg> {
+        let pos = self.position;
+        let count = self.count;
+        let Some(actual) = self.slice().get(pos).map(|a| a.arg_type) else {
+            return Err(Error::Invalid(format!(
+                "no arg at position {pos} (array holds {count})"
+            )));
+        };
+        if let Some(t) = ty {
+            if actual != t.raw() {
+                return Err(Error::Invalid(format!(
+                    "arg {pos} is {}, expected {}",
+                    type_of(actual),
+                    t.name()
+                )));
+            }
+        }
+        self.position += 1;
+        Ok(&mut self.slice()[pos])
+    }
+}
+
+/// # Safety
+/// `a` NULL or a valid, exclusive `struct vaccel_arg_array`.
+unsafe fn array<'a>(a: *mut CArgArray) -> CResult<&'a mut CArgArray> {
+    // SAFETY: per the contract.
+    unsafe { obj_mut(a, "array") }
+}
+
+fn new_arg(buf: *mut c_void, size: usize, ty: u32, custom: u32, owned: bool) -> VaccelArg {
+    VaccelArg {
+        buf,
+        size,
+        arg_type: ty,
+        custom_type_id: custom,
+        owned,
+    }
+}
+
+/// Copy `size` bytes into a fresh malloc'd buffer.
+///
+/// # Safety
+/// `buf` valid for `size` bytes (or size 0).
+unsafe fn dup(buf: *const c_void, size: usize) -> CResult<*mut c_void> {
+    if size == 0 {
+        return Ok(std::ptr::null_mut());
+    }
+    if buf.is_null() {
+        return Err(null("buf"));
+    }
+    // SAFETY: malloc of a non-zero size.
+    let p = unsafe { libc::malloc(size) };
+    if p.is_null() {
+        return Err(Error::Invalid("out of memory".into()));
+    }
+    // SAFETY: both valid for `size` bytes, distinct allocations.
+    unsafe { std::ptr::copy_nonoverlapping(buf.cast::<u8>(), p.cast::<u8>(), size) };
+    Ok(p)
+}
+
+// ---- single args ---------------------------------------------------------------
+
+/// # Safety
+/// `arg` writable; `buf` valid for `size`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_init(
+    arg: *mut VaccelArg,
+    buf: *const c_void,
+    size: usize,
+    type_: u32,
+    custom_id: u32,
+) -> c_int {
+    guard("vaccel_arg_init", || {
+        // SAFETY: per the contract.
+        let a = unsafe { obj_mut(arg, "arg") }?;
+        // SAFETY: per the contract.
+        *a = new_arg(unsafe { dup(buf, size) }?, size, type_, custom_id, true);
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `arg` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_init_from_buf(
+    arg: *mut VaccelArg,
+    buf: *mut c_void,
+    size: usize,
+    type_: u32,
+    custom_id: u32,
+) -> c_int {
+    guard("vaccel_arg_init_from_buf", || {
+        // SAFETY: per the contract.
+        let a = unsafe { obj_mut(arg, "arg") }?;
+        *a = new_arg(buf, size, type_, custom_id, false);
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `arg` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_release(arg: *mut VaccelArg) -> c_int {
+    guard("vaccel_arg_release", || {
+        // SAFETY: per the contract.
+        let a = unsafe { obj_mut(arg, "arg") }?;
+        free_owned(a);
+        a.size = 0;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `arg` writable; `buf` valid for `size`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_new(
+    arg: *mut *mut VaccelArg,
+    buf: *const c_void,
+    size: usize,
+    type_: u32,
+    custom_id: u32,
+) -> c_int {
+    guard("vaccel_arg_new", || {
+        // SAFETY: per the contract.
+        let out = unsafe { obj_mut(arg, "arg") }?;
+        // SAFETY: per the contract.
+        let data = unsafe { dup(buf, size) }?;
+        // SAFETY: malloc of a struct.
+        let p = unsafe { libc::malloc(size_of::<VaccelArg>()) }.cast::<VaccelArg>();
+        if p.is_null() {
+            // SAFETY: from dup (malloc) or NULL.
+            unsafe { libc::free(data) };
+            return Err(Error::Invalid("out of memory".into()));
+        }
+        // SAFETY: fresh allocation of the right size.
+        unsafe { p.write(new_arg(data, size, type_, custom_id, true)) };
+        *out = p;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `arg` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_from_buf(
+    arg: *mut *mut VaccelArg,
+    buf: *mut c_void,
+    size: usize,
+    type_: u32,
+    custom_id: u32,
+) -> c_int {
+    guard("vaccel_arg_from_buf", || {
+        // SAFETY: per the contract.
+        let out = unsafe { obj_mut(arg, "arg") }?;
+        // SAFETY: malloc of a struct.
+        let p = unsafe { libc::malloc(size_of::<VaccelArg>()) }.cast::<VaccelArg>();
+        if p.is_null() {
+            return Err(Error::Invalid("out of memory".into()));
+        }
+        // SAFETY: fresh allocation of the right size.
+        unsafe { p.write(new_arg(buf, size, type_, custom_id, false)) };
+        *out = p;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `arg` NULL or from `vaccel_arg_new` / `vaccel_arg_from_buf`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_delete(arg: *mut VaccelArg) -> c_int {
+    guard("vaccel_arg_delete", || {
+        // SAFETY: per the contract.
+        free_owned(unsafe { obj_mut(arg, "arg") }?);
+        // SAFETY: allocated with malloc by _new / _from_buf.
+        unsafe { libc::free(arg.cast()) };
+        Ok(())
+    })
+}
+
+// ---- arrays -------------------------------------------------------------------
+
+/// # Safety
+/// `a` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_init(
+    a: *mut CArgArray,
+    initial_capacity: usize,
+) -> c_int {
+    guard("vaccel_arg_array_init", || {
+        // SAFETY: per the contract.
+        let arr = unsafe { array(a) }?;
+        let args = if initial_capacity == 0 {
+            std::ptr::null_mut()
+        } else {
+            let bytes = initial_capacity
+                .checked_mul(size_of::<VaccelArg>())
+                .ok_or_else(|| Error::Overflow("initial_capacity".into()))?;
+            // SAFETY: malloc of a non-zero size.
+            let p = unsafe { libc::malloc(bytes) }.cast::<VaccelArg>();
+            if p.is_null() {
+                return Err(Error::Invalid("out of memory".into()));
+            }
+            p
+        };
+        *arr = CArgArray {
+            args,
+            count: 0,
+            capacity: initial_capacity,
+            position: 0,
+            owned: true,
+        };
+        Ok(())
+    })
+}
+
+fn release(arr: &mut CArgArray) -> CResult {
+    if !arr.owned && arr.args.is_null() {
+        return Err(Error::Invalid(
+            "arg array is not initialised or was already released".into(),
+        ));
+    }
+    for a in arr.slice() {
+        free_owned(a);
+    }
+    if arr.owned && !arr.args.is_null() {
+        // SAFETY: allocated by malloc/realloc in this module.
+        unsafe { libc::free(arr.args.cast()) };
+    }
+    *arr = CArgArray {
+        args: std::ptr::null_mut(),
+        count: 0,
+        capacity: 0,
+        position: 0,
+        owned: false,
+    };
+    Ok(())
+}
+
+/// # Safety
+/// `a` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_release(a: *mut CArgArray) -> c_int {
+    // SAFETY: per the contract.
+    guard("vaccel_arg_array_release", || release(unsafe { array(a) }?))
+}
+
+/// # Safety
+/// `a` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_new(
+    a: *mut *mut CArgArray,
+    initial_capacity: usize,
+) -> c_int {
+    guard("vaccel_arg_array_new", || {
+        // SAFETY: per the contract.
+        let out = unsafe { obj_mut(a, "array") }?;
+        // SAFETY: calloc of a struct.
+        let p = unsafe { libc::calloc(1, size_of::<CArgArray>()) }.cast::<CArgArray>();
+        if p.is_null() {
+            return Err(Error::Invalid("out of memory".into()));
+        }
+        // SAFETY: fresh zeroed allocation.
+        let rc = unsafe { vaccel_arg_array_init(p, initial_capacity) };
+        if rc != 0 {
+            // SAFETY: allocated above.
+            unsafe { libc::free(p.cast()) };
+            return Err(Error::Invalid("could not initialise arg array".into()));
+        }
+        *out = p;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `a` NULL or from `vaccel_arg_array_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_delete(a: *mut CArgArray) -> c_int {
+    guard("vaccel_arg_array_delete", || {
+        // SAFETY: per the contract.
+        release(unsafe { array(a) }?)?;
+        // SAFETY: allocated by vaccel_arg_array_new.
+        unsafe { libc::free(a.cast()) };
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `a` writable; `args` NULL or valid for `count`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_wrap(
+    a: *mut CArgArray,
+    args: *mut VaccelArg,
+    count: usize,
+) -> c_int {
+    guard("vaccel_arg_array_wrap", || {
+        // SAFETY: per the contract.
+        let arr = unsafe { array(a) }?;
+        if args.is_null() && count > 0 {
+            return Err(null("args"));
+        }
+        *arr = CArgArray {
+            args,
+            count,
+            capacity: count,
+            position: 0,
+            owned: false,
+        };
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `a` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_clear(a: *mut CArgArray) {
+    guard("vaccel_arg_array_clear", || {
+        // SAFETY: per the contract.
+        let arr = unsafe { array(a) }?;
+        for x in arr.slice() {
+            free_owned(x);
+        }
+        if arr.owned {
+            arr.count = 0;
+        }
+        arr.position = 0;
+        Ok(())
+    });
+}
+
+/// # Safety
+/// `a` valid; `buf` valid for `size` while the array is used.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_add_raw(
+    a: *mut CArgArray,
+    buf: *mut c_void,
+    size: usize,
+) -> c_int {
+    // SAFETY: per the contract.
+    guard("vaccel_arg_array_add_raw", || {
+        unsafe { array(a) }?.push(new_arg(buf, size, ArgType::Raw.raw(), 0, false))
+    })
+}
+
+/// # Safety
+/// `a` valid; outputs writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_get_raw(
+    a: *mut CArgArray,
+    buf: *mut *mut c_void,
+    size: *mut usize,
+) -> c_int {
+    guard("vaccel_arg_array_get_raw", || {
+        // SAFETY: per the contract (all below).
+        let (b, s) = unsafe { (obj_mut(buf, "buf")?, obj_mut(size, "size")?) };
+        let arg = unsafe { array(a) }?.next(None)?;
+        *b = arg.buf;
+        *s = arg.size;
+        Ok(())
+    })
+}
+
+/// Copy `size` bytes from `src` into the next arg of type `ty` (which must be large enough);
+/// its size becomes `size`.
+///
+/// # Safety
+/// `src` valid for `size` bytes; the arg's buffer valid for its size.
+unsafe fn set_bytes(
+    arr: &mut CArgArray,
+    ty: Option<ArgType>,
+    src: *const c_void,
+    size: usize,
+    exact: bool,
+) -> CResult {
+    if src.is_null() && size > 0 {
+        return Err(null("value"));
+    }
+    let pos = arr.position;
+    let arg = arr.next(ty)?;
+    if (exact && arg.size != size) || arg.size < size || (arg.buf.is_null() && size > 0) {
+        return Err(Error::Invalid(format!(
+            "arg {pos} holds {} bytes; cannot set {size} bytes",
+            arg.size
+        )));
+    }
+    if size > 0 {
+        // SAFETY: both valid for `size` bytes; C callers do not pass overlapping buffers
+        // (copy handles overlap anyway).
+        unsafe { std::ptr::copy(src.cast::<u8>(), arg.buf.cast::<u8>(), size) };
+    }
+    arg.size = size;
+    Ok(())
+}
+
+/// # Safety
+/// `a` valid; `buf` valid for `size`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_set_raw(
+    a: *mut CArgArray,
+    buf: *mut c_void,
+    size: usize,
+) -> c_int {
+    // SAFETY: per the contract.
+    guard("vaccel_arg_array_set_raw", || unsafe {
+        set_bytes(array(a)?, None, buf, size, false)
+    })
+}
+
+/// Whether a buffer of C `bool`s holds only 0 and 1.
+///
+/// # Safety
+/// `p` valid for `n` bytes.
+unsafe fn bools_ok(p: *const c_void, n: usize) -> bool {
+    if n == 0 || p.is_null() {
+        return true;
+    }
+    // SAFETY: per the contract.
+    unsafe { std::slice::from_raw_parts(p.cast::<u8>(), n) }
+        .iter()
+        .all(|b| *b <= 1)
+}
+
+macro_rules! typed {
+    ($($name:ident: $ctype:ty => $scalar:ident, $arr:ident;)*) => { paste::paste! { $(
+        /// # Safety
+        /// `a` valid; `value` valid while the array is used.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn [<vaccel_arg_array_add_ $name>](a: *mut CArgArray, value: *mut $ctype) -> c_int {
+            guard(concat!("vaccel_arg_array_add_", stringify!($name)), || {
+                if value.is_null() { return Err(null("value")); }
+                // SAFETY: per the contract.
+                unsafe { array(a) }?.push(new_arg(value.cast(), size_of::<$ctype>(), ArgType::$scalar.raw(), 0, false))
+            })
+        }
+
+        /// # Safety
+        /// `a` valid; `values` valid for `count` while the array is used.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn [<vaccel_arg_array_add_ $name _array>](a: *mut CArgArray, values: *mut $ctype, count: usize) -> c_int {
+            guard(concat!("vaccel_arg_array_add_", stringify!($name), "_array"), || {
+                if values.is_null() && count > 0 { return Err(null("values")); }
+                let size = count.checked_mul(size_of::<$ctype>()).ok_or_else(|| Error::Overflow("count".into()))?;
+                // SAFETY: per the contract.
+                unsafe { array(a) }?.push(new_arg(values.cast(), size, ArgType::$arr.raw(), 0, false))
+            })
+        }
+
+        /// # Safety
+        /// `a` valid; `value` writable.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn [<vaccel_arg_array_get_ $name>](a: *mut CArgArray, value: *mut $ctype) -> c_int {
+            guard(concat!("vaccel_arg_array_get_", stringify!($name)), || {
+                // SAFETY: per the contract (all below).
+                let out = unsafe { obj_mut(value, "value") }?;
+                let arr = unsafe { array(a) }?;
+                let pos = arr.position;
+                let arg = arr.next(Some(ArgType::$scalar))?;
+                if arg.size != size_of::<$ctype>() || arg.buf.is_null() {
+                    return Err(Error::Invalid(format!("arg {pos} has size {}, expected {}", arg.size, size_of::<$ctype>())));
+                }
+                if ArgType::$scalar == ArgType::Bool && !unsafe { bools_ok(arg.buf, arg.size) } {
+                    return Err(Error::Invalid(format!("arg {pos} is not a valid bool")));
+                }
+                // SAFETY: size checked; unaligned read is fine for any buffer.
+                *out = unsafe { arg.buf.cast::<$ctype>().read_unaligned() };
+                Ok(())
+            })
+        }
+
+        /// # Safety
+        /// `a` valid; outputs writable.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn [<vaccel_arg_array_get_ $name _array>](a: *mut CArgArray, values: *mut *mut $ctype, count: *mut usize) -> c_int {
+            guard(concat!("vaccel_arg_array_get_", stringify!($name), "_array"), || {
+                // SAFETY: per the contract (all below).
+                let (v, c) = unsafe { (obj_mut(values, "values")?, obj_mut(count, "count")?) };
+                let arr = unsafe { array(a) }?;
+                let pos = arr.position;
+                let arg = arr.next(Some(ArgType::$arr))?;
+                if arg.size % size_of::<$ctype>() != 0 {
+                    return Err(Error::Invalid(format!("arg {pos} has size {}, not a multiple of {}", arg.size, size_of::<$ctype>())));
+                }
+                if ArgType::$arr == ArgType::BoolArray && !unsafe { bools_ok(arg.buf, arg.size) } {
+                    return Err(Error::Invalid(format!("arg {pos} holds a value that is not a bool")));
+                }
+                *v = arg.buf.cast();
+                *c = arg.size / size_of::<$ctype>();
+                Ok(())
+            })
+        }
+
+        /// # Safety
+        /// `a` valid; `value` readable.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn [<vaccel_arg_array_set_ $name>](a: *mut CArgArray, value: *mut $ctype) -> c_int {
+            guard(concat!("vaccel_arg_array_set_", stringify!($name)), || {
+                if value.is_null() { return Err(null("value")); }
+                // SAFETY: per the contract.
+                unsafe { set_bytes(array(a)?, Some(ArgType::$scalar), value.cast(), size_of::<$ctype>(), true) }
+            })
+        }
+
+        /// # Safety
+        /// `a` valid; `values` readable for `count`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn [<vaccel_arg_array_set_ $name _array>](a: *mut CArgArray, values: *mut $ctype, count: usize) -> c_int {
+            guard(concat!("vaccel_arg_array_set_", stringify!($name), "_array"), || {
+                let size = count.checked_mul(size_of::<$ctype>()).ok_or_else(|| Error::Overflow("count".into()))?;
+                // SAFETY: per the contract.
+                unsafe { set_bytes(array(a)?, Some(ArgType::$arr), values.cast(), size, false) }
+            })
+        }
+    )* } };
+}
+
+typed! {
+    int8: i8 => Int8, Int8Array;
+    int16: i16 => Int16, Int16Array;
+    int32: i32 => Int32, Int32Array;
+    int64: i64 => Int64, Int64Array;
+    uint8: u8 => Uint8, Uint8Array;
+    uint16: u16 => Uint16, Uint16Array;
+    uint32: u32 => Uint32, Uint32Array;
+    uint64: u64 => Uint64, Uint64Array;
+    float: f32 => Float32, Float32Array;
+    double: f64 => Float64, Float64Array;
+    bool: u8 => Bool, BoolArray;
+    char: c_char => Char, CharArray;
+    uchar: u8 => Uchar, UcharArray;
+}
+
+/// # Safety
+/// `a` valid; `s` NUL-terminated, valid while the array is used.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_add_string(a: *mut CArgArray, s: *mut c_char) -> c_int {
+    guard("vaccel_arg_array_add_string", || {
+        if s.is_null() {
+            return Err(null("str"));
+        }
+        // SAFETY: NUL-terminated per the contract.
+        let len = unsafe { libc::strlen(s) } + 1;
+        // SAFETY: per the contract.
+        unsafe { array(a) }?.push(new_arg(s.cast(), len, ArgType::String.raw(), 0, false))
+    })
+}
+
+/// # Safety
+/// `a` valid; `s` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_get_string(
+    a: *mut CArgArray,
+    s: *mut *mut c_char,
+) -> c_int {
+    guard("vaccel_arg_array_get_string", || {
+        // SAFETY: per the contract (all below).
+        let out = unsafe { obj_mut(s, "str") }?;
+        let arr = unsafe { array(a) }?;
+        let pos = arr.position;
+        let arg = arr.next(Some(ArgType::String))?;
+        // SAFETY: the arg's buffer is valid for its size.
+        let terminated = !arg.buf.is_null()
+            && unsafe { std::slice::from_raw_parts(arg.buf.cast::<u8>(), arg.size) }.contains(&0);
+        if !terminated {
+            return Err(Error::Invalid(format!(
+                "arg {pos} is not a NUL-terminated string"
+            )));
+        }
+        *out = arg.buf.cast();
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `a` valid; `s` NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_set_string(a: *mut CArgArray, s: *mut c_char) -> c_int {
+    guard("vaccel_arg_array_set_string", || {
+        if s.is_null() {
+            return Err(null("str"));
+        }
+        // SAFETY: NUL-terminated per the contract.
+        let len = unsafe { libc::strlen(s) } + 1;
+        // SAFETY: per the contract.
+        unsafe { set_bytes(array(a)?, Some(ArgType::String), s.cast(), len, false) }
+    })
+}
+
+/// # Safety
+/// `a` valid; `buf` valid for `size` while the array is used.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_add_buffer(
+    a: *mut CArgArray,
+    buf: *mut c_void,
+    size: usize,
+) -> c_int {
+    guard("vaccel_arg_array_add_buffer", || {
+        if buf.is_null() && size > 0 {
+            return Err(null("buf"));
+        }
+        // SAFETY: per the contract.
+        unsafe { array(a) }?.push(new_arg(buf, size, ArgType::Buffer.raw(), 0, false))
+    })
+}
+
+/// # Safety
+/// `a` valid; outputs writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_get_buffer(
+    a: *mut CArgArray,
+    buf: *mut *mut c_void,
+    size: *mut usize,
+) -> c_int {
+    guard("vaccel_arg_array_get_buffer", || {
+        // SAFETY: per the contract (all below).
+        let (b, s) = unsafe { (obj_mut(buf, "buf")?, obj_mut(size, "size")?) };
+        let arg = unsafe { array(a) }?.next(Some(ArgType::Buffer))?;
+        *b = arg.buf;
+        *s = arg.size;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `a` valid; `buf` valid for `size`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_set_buffer(
+    a: *mut CArgArray,
+    buf: *mut c_void,
+    size: usize,
+) -> c_int {
+    // SAFETY: per the contract.
+    guard("vaccel_arg_array_set_buffer", || unsafe {
+        set_bytes(array(a)?, Some(ArgType::Buffer), buf, size, false)
+    })
+}
+
+/// # Safety
+/// `buf` valid for `size`; `validator` NULL or a valid function.
+unsafe fn validate(validator: Validator, buf: *const c_void, size: usize, id: u32) -> CResult {
+    match validator {
+        // SAFETY: per the contract.
+        Some(f) if !unsafe { f(buf, size, id) } => Err(Error::Invalid(format!(
+            "custom arg of type id {id} ({size} bytes) failed its validator"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// # Safety
+/// `a` valid; `buf` valid for `size` while the array is used.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_add_custom(
+    a: *mut CArgArray,
+    custom_id: u32,
+    buf: *mut c_void,
+    size: usize,
+    validator: Validator,
+) -> c_int {
+    guard("vaccel_arg_array_add_custom", || {
+        // SAFETY: per the contract.
+        unsafe { validate(validator, buf, size, custom_id) }?;
+        // SAFETY: per the contract.
+        unsafe { array(a) }?.push(new_arg(buf, size, ArgType::Custom.raw(), custom_id, false))
+    })
+}
+
+fn check_custom(arg: &VaccelArg, pos: usize, expected: u32) -> CResult {
+    if arg.custom_type_id != expected {
+        return Err(Error::Invalid(format!(
+            "arg {pos} has custom type id {}, expected {expected}",
+            arg.custom_type_id
+        )));
+    }
+    Ok(())
+}
+
+/// # Safety
+/// `a` valid; outputs writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_get_custom(
+    a: *mut CArgArray,
+    expected_id: u32,
+    buf: *mut *mut c_void,
+    size: *mut usize,
+    validator: Validator,
+) -> c_int {
+    guard("vaccel_arg_array_get_custom", || {
+        // SAFETY: per the contract (all below).
+        let (b, s) = unsafe { (obj_mut(buf, "buf")?, obj_mut(size, "size")?) };
+        let arr = unsafe { array(a) }?;
+        let pos = arr.position;
+        let arg = arr.next(Some(ArgType::Custom))?;
+        check_custom(arg, pos, expected_id)?;
+        unsafe { validate(validator, arg.buf, arg.size, expected_id) }?;
+        *b = arg.buf;
+        *s = arg.size;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `a` valid; `buf` valid for `size`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_set_custom(
+    a: *mut CArgArray,
+    expected_id: u32,
+    buf: *mut c_void,
+    size: usize,
+    validator: Validator,
+) -> c_int {
+    guard("vaccel_arg_array_set_custom", || {
+        // SAFETY: per the contract (all below).
+        unsafe { validate(validator, buf, size, expected_id) }?;
+        let arr = unsafe { array(a) }?;
+        let pos = arr.position;
+        let id = arr.slice().get(pos).map(|x| x.custom_type_id);
+        if let Some(id) = id {
+            if id != expected_id {
+                return Err(Error::Invalid(format!(
+                    "arg {pos} has custom type id {id}, expected {expected_id}"
+                )));
+            }
+        }
+        unsafe { set_bytes(arr, Some(ArgType::Custom), buf, size, false) }
+    })
+}
+
+/// Serialize with the caller's function into a malloc'd buffer.
+///
+/// # Safety
+/// `serializer` NULL or valid; `data` valid for `data_size`.
+unsafe fn serialize(
+    serializer: Serializer,
+    data: *const c_void,
+    data_size: usize,
+    id: u32,
+) -> CResult<(*mut c_void, usize)> {
+    let f = serializer.ok_or_else(|| null("serializer"))?;
+    let mut buf: *mut c_void = std::ptr::null_mut();
+    let mut size = 0usize;
+    // SAFETY: the caller's serializer, called as its type says.
+    let rc = unsafe { f(data, data_size, id, &mut buf, &mut size) };
+    if rc != 0 {
+        return Err(Error::Plugin {
+            plugin: "application".into(),
+            what: "serializer".into(),
+            code: rc,
+            message: format!("returned {rc}"),
+        });
+    }
+    if buf.is_null() && size > 0 {
+        return Err(Error::Invalid("serializer returned a NULL buffer".into()));
+    }
+    Ok((buf, size))
+}
+
+/// # Safety
+/// `a` valid; `data` valid for `data_size`; `serializer` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_add_serialized(
+    a: *mut CArgArray,
+    type_: u32,
+    custom_id: u32,
+    data: *const c_void,
+    data_size: usize,
+    serializer: Serializer,
+) -> c_int {
+    guard("vaccel_arg_array_add_serialized", || {
+        // SAFETY: per the contract (all below).
+        let arr = unsafe { array(a) }?;
+        let (buf, size) = unsafe { serialize(serializer, data, data_size, custom_id) }?;
+        let pushed = arr.push(new_arg(buf, size, type_, custom_id, true));
+        if pushed.is_err() {
+            // SAFETY: the serializer allocated it with malloc (contract).
+            unsafe { libc::free(buf) };
+        }
+        pushed
+    })
+}
+
+/// # Safety
+/// `a` valid; `data` writable for `expected_size`; `deserializer` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_get_serialized(
+    a: *mut CArgArray,
+    expected_type: u32,
+    expected_custom_id: u32,
+    data: *mut c_void,
+    expected_size: usize,
+    deserializer: Deserializer,
+) -> c_int {
+    guard("vaccel_arg_array_get_serialized", || {
+        let f = deserializer.ok_or_else(|| null("deserializer"))?;
+        if data.is_null() {
+            return Err(null("data"));
+        }
+        let ty = ArgType::from_raw(expected_type)
+            .ok_or_else(|| Error::Invalid(format!("unknown arg type {expected_type}")))?;
+        // SAFETY: per the contract.
+        let arr = unsafe { array(a) }?;
+        let pos = arr.position;
+        let arg = arr.next(Some(ty))?;
+        if ty == ArgType::Custom {
+            check_custom(arg, pos, expected_custom_id)?;
+        }
+        // SAFETY: the caller's deserializer, called as its type says.
+        let rc = unsafe { f(arg.buf, arg.size, arg.custom_type_id, expected_size, data) };
+        if rc != 0 {
+            return Err(Error::Plugin {
+                plugin: "application".into(),
+                what: "deserializer".into(),
+                code: rc,
+                message: format!("returned {rc}"),
+            });
+        }
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `a` valid; `data` valid for `data_size`; `serializer` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_set_serialized(
+    a: *mut CArgArray,
+    expected_type: u32,
+    expected_custom_id: u32,
+    data: *mut c_void,
+    data_size: usize,
+    serializer: Serializer,
+) -> c_int {
+    guard("vaccel_arg_array_set_serialized", || {
+        let ty = ArgType::from_raw(expected_type)
+            .ok_or_else(|| Error::Invalid(format!("unknown arg type {expected_type}")))?;
+        // SAFETY: per the contract (all below).
+        let arr = unsafe { array(a) }?;
+        if ty == ArgType::Custom {
+            let pos = arr.position;
+            if let Some(arg) = arr.slice().get(pos) {
+                check_custom(arg, pos, expected_custom_id)?;
+            }
+        }
+        let (buf, size) = unsafe { serialize(serializer, data, data_size, expected_custom_id) }?;
+        let r = unsafe { set_bytes(arr, Some(ty), buf, size, false) };
+        // SAFETY: allocated by the serializer with malloc (contract).
+        unsafe { libc::free(buf) };
+        r
+    })
+}
+
+/// # Safety
+/// `a` valid; outputs writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_get_remaining(
+    a: *mut CArgArray,
+    args: *mut *mut VaccelArg,
+    count: *mut usize,
+) -> c_int {
+    guard("vaccel_arg_array_get_remaining", || {
+        // SAFETY: per the contract (all below).
+        let (out, c) = unsafe { (obj_mut(args, "args")?, obj_mut(count, "count")?) };
+        let arr = unsafe { array(a) }?;
+        let pos = arr.position.min(arr.count);
+        *c = arr.count - pos;
+        // SAFETY: pos <= count, within (or one past) the array.
+        *out = if arr.args.is_null() {
+            std::ptr::null_mut()
+        } else {
+            unsafe { arr.args.add(pos) }
+        };
+        arr.position = arr.count;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `a` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_remaining_count(a: *const CArgArray) -> usize {
+    // SAFETY: per the contract.
+    match unsafe { obj(a, "array") } {
+        Ok(arr) => arr.count.saturating_sub(arr.position),
+        Err(_) => 0,
+    }
+}
+
+/// # Safety
+/// `a` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_position(a: *const CArgArray) -> usize {
+    // SAFETY: per the contract.
+    unsafe { obj(a, "array") }.map_or(0, |arr| arr.position)
+}
+
+/// # Safety
+/// `a` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_set_position(a: *mut CArgArray, position: usize) {
+    // SAFETY: per the contract.
+    if let Ok(arr) = unsafe { array(a) } {
+        arr.position = position.min(arr.count);
+    }
+}
+
+/// # Safety
+/// `a` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_reset_position(a: *mut CArgArray) {
+    // SAFETY: per the contract.
+    if let Ok(arr) = unsafe { array(a) } {
+        arr.position = 0;
+    }
+}
+
+/// # Safety
+/// `a` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_count(a: *const CArgArray) -> usize {
+    // SAFETY: per the contract.
+    unsafe { obj(a, "array") }.map_or(0, |arr| arr.count)
+}
+
+/// # Safety
+/// `a` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_raw(a: *mut CArgArray) -> *mut VaccelArg {
+    // SAFETY: per the contract.
+    unsafe { array(a) }.map_or(std::ptr::null_mut(), |arr| arr.args)
+}

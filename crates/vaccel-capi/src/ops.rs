@@ -1,0 +1,399 @@
+//! The op functions: each builds the op's argument arrays (genop layout) over the
+//! caller's memory — no copies — and runs it through the session.
+
+use crate::state::{CResource, CResult, CSession, c_str, guard, null, obj, session_of, state};
+use std::ffi::{c_char, c_int, c_void};
+use vaccel_plugin::abi::VaccelArg;
+use vaccel_plugin::ops::matrix_len;
+use vaccel_plugin::{ArgType, Args, OpType};
+use vaccel_rt::Error;
+
+fn arg(buf: *const c_void, size: usize, ty: ArgType) -> VaccelArg {
+    VaccelArg {
+        buf: buf as *mut c_void,
+        size,
+        arg_type: ty.raw(),
+        custom_type_id: 0,
+        owned: false,
+    }
+}
+
+fn value<T>(v: &T, ty: ArgType) -> VaccelArg {
+    arg((v as *const T).cast(), size_of::<T>(), ty)
+}
+
+/// View a C argument array.
+///
+/// # Safety
+/// `p` NULL or valid for `n` args whose buffers are valid for their sizes during the call.
+unsafe fn view<'a>(p: *mut VaccelArg, n: usize, what: &str) -> CResult<Args<'a>> {
+    if p.is_null() && n > 0 {
+        return Err(null(what));
+    }
+    // SAFETY: per the function's contract.
+    Ok(unsafe { Args::from_raw(p, n) })
+}
+
+fn count(n: c_int, what: &str) -> CResult<usize> {
+    usize::try_from(n).map_err(|_| Error::Invalid(format!("{what} is negative ({n})")))
+}
+
+fn bytes(n: usize, elem: usize, what: &str) -> CResult<usize> {
+    n.checked_mul(elem)
+        .ok_or_else(|| Error::Overflow(what.into()))
+}
+
+/// Run `op` over arrays built from the caller's pointers.
+///
+/// # Safety
+/// Each arg's buffer is valid for its size for the call.
+unsafe fn run(
+    sess: *const CSession,
+    op: OpType,
+    read: &mut [VaccelArg],
+    write: &mut [VaccelArg],
+) -> CResult {
+    // SAFETY: per the contract.
+    let s = unsafe { session_of(sess) }?;
+    // SAFETY: the arrays are ours, their buffers valid per the contract.
+    let (mut r, mut w) = unsafe {
+        (
+            Args::from_raw(read.as_mut_ptr(), read.len()),
+            Args::from_raw(write.as_mut_ptr(), write.len()),
+        )
+    };
+    s.call(op, &mut r, &mut w)
+}
+
+/// # Safety
+/// `sess` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_noop(sess: *mut CSession) -> c_int {
+    // SAFETY: per the contract.
+    guard("vaccel_noop", || unsafe { session_of(sess) }?.noop())
+}
+
+/// # Safety
+/// Arrays NULL or valid for their counts, buffers valid for their sizes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_genop(
+    sess: *mut CSession,
+    read: *mut VaccelArg,
+    nr_read: c_int,
+    write: *mut VaccelArg,
+    nr_write: c_int,
+) -> c_int {
+    guard("vaccel_genop", || {
+        // SAFETY: per the contract.
+        let s = unsafe { session_of(sess) }?;
+        // SAFETY: per the contract.
+        let mut r = unsafe { view(read, count(nr_read, "nr_read")?, "read") }?;
+        // SAFETY: per the contract.
+        let mut w = unsafe { view(write, count(nr_write, "nr_write")?, "write") }?;
+        s.genop(&mut r, &mut w)
+    })
+}
+
+/// # Safety
+/// Strings NULL or NUL-terminated; arrays as for genop.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_exec(
+    sess: *mut CSession,
+    library: *const c_char,
+    fn_symbol: *const c_char,
+    read: *mut VaccelArg,
+    nr_read: usize,
+    write: *mut VaccelArg,
+    nr_write: usize,
+) -> c_int {
+    guard("vaccel_exec", || {
+        // SAFETY: per the contract (all below).
+        let s = unsafe { session_of(sess) }?;
+        let lib = unsafe { c_str(library, "library") }?;
+        let sym = unsafe { c_str(fn_symbol, "fn_symbol") }?;
+        let mut r = unsafe { view(read, nr_read, "read") }?;
+        let mut w = unsafe { view(write, nr_write, "write") }?;
+        s.exec(lib, sym, &mut r, &mut w)
+    })
+}
+
+/// # Safety
+/// As `vaccel_exec`; `resource` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_exec_with_resource(
+    sess: *mut CSession,
+    resource: *mut CResource,
+    fn_symbol: *const c_char,
+    read: *mut VaccelArg,
+    nr_read: usize,
+    write: *mut VaccelArg,
+    nr_write: usize,
+) -> c_int {
+    guard("vaccel_exec_with_resource", || {
+        // SAFETY: per the contract (all below).
+        let s = unsafe { session_of(sess) }?;
+        let res = state()?.resource(unsafe { obj(resource, "resource") }?)?;
+        let sym = unsafe { c_str(fn_symbol, "fn_symbol") }?;
+        let mut r = unsafe { view(read, nr_read, "read") }?;
+        let mut w = unsafe { view(write, nr_write, "write") }?;
+        s.exec_with_resource(&res, sym, &mut r, &mut w)
+    })
+}
+
+/// # Safety
+/// Buffers NULL or valid for their lengths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_image_classification(
+    sess: *mut CSession,
+    img: *const c_void,
+    out_text: *mut u8,
+    out_imgname: *mut u8,
+    len_img: usize,
+    len_out_text: usize,
+    len_out_imgname: usize,
+) -> c_int {
+    guard("vaccel_image_classification", || {
+        let mut r = [arg(img, len_img, ArgType::Buffer)];
+        let mut w = [
+            arg(out_imgname.cast(), len_out_imgname, ArgType::UcharArray),
+            arg(out_text.cast(), len_out_text, ArgType::UcharArray),
+        ];
+        // SAFETY: buffers valid for their lengths per the contract.
+        unsafe { run(sess, OpType::ImageClassify, &mut r, &mut w) }
+    })
+}
+
+macro_rules! image_op {
+    ($name:ident, $op:expr) => {
+        /// # Safety
+        /// Buffers NULL or valid for their lengths.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(
+            sess: *mut CSession,
+            img: *const c_void,
+            out_imgname: *mut u8,
+            len_img: usize,
+            len_out_imgname: usize,
+        ) -> c_int {
+            guard(stringify!($name), || {
+                let mut r = [arg(img, len_img, ArgType::Buffer)];
+                let mut w = [arg(
+                    out_imgname.cast(),
+                    len_out_imgname,
+                    ArgType::UcharArray,
+                )];
+                // SAFETY: buffers valid for their lengths per the contract.
+                unsafe { run(sess, $op, &mut r, &mut w) }
+            })
+        }
+    };
+}
+
+image_op!(vaccel_image_detection, OpType::ImageDetect);
+image_op!(vaccel_image_segmentation, OpType::ImageSegment);
+image_op!(vaccel_image_pose, OpType::ImagePose);
+image_op!(vaccel_image_depth, OpType::ImageDepth);
+
+/// # Safety
+/// Matrices valid for the sizes their dimensions imply.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn vaccel_sgemm(
+    sess: *mut CSession,
+    m: i64,
+    n: i64,
+    k: i64,
+    alpha: f32,
+    a: *mut f32,
+    lda: i64,
+    b: *mut f32,
+    ldb: i64,
+    beta: f32,
+    c: *mut f32,
+    ldc: i64,
+) -> c_int {
+    guard("vaccel_sgemm", || {
+        let dim = |v: i64, what: &str| {
+            usize::try_from(v)
+                .map_err(|_| Error::Invalid(format!("vaccel_sgemm: {what} is negative ({v})")))
+        };
+        let (mu, nu, ku) = (dim(m, "m")?, dim(n, "n")?, dim(k, "k")?);
+        let len = |rows, cols, ld: i64, what: &str| -> CResult<usize> {
+            let n = matrix_len(rows, cols, dim(ld, what)?, what).map_err(Error::Invalid)?;
+            bytes(n, 4, what)
+        };
+        let mut r = [
+            value(&m, ArgType::Int64),
+            value(&n, ArgType::Int64),
+            value(&k, ArgType::Int64),
+            value(&alpha, ArgType::Float32),
+            arg(a.cast(), len(mu, ku, lda, "A")?, ArgType::Float32Array),
+            value(&lda, ArgType::Int64),
+            arg(b.cast(), len(ku, nu, ldb, "B")?, ArgType::Float32Array),
+            value(&ldb, ArgType::Int64),
+            value(&beta, ArgType::Float32),
+            value(&ldc, ArgType::Int64),
+        ];
+        let mut w = [arg(c.cast(), len(mu, nu, ldc, "C")?, ArgType::Float32Array)];
+        // SAFETY: matrices valid for the sizes their dimensions imply (contract).
+        unsafe { run(sess, OpType::BlasSgemm, &mut r, &mut w) }
+    })
+}
+
+/// # Safety
+/// `indata`/`outdata` valid for `ndata` doubles; `min`/`max` valid.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn vaccel_minmax(
+    sess: *mut CSession,
+    indata: *const f64,
+    ndata: c_int,
+    low_threshold: c_int,
+    high_threshold: c_int,
+    outdata: *mut f64,
+    min: *mut f64,
+    max: *mut f64,
+) -> c_int {
+    guard("vaccel_minmax", || {
+        let size = bytes(count(ndata, "ndata")?, 8, "indata")?;
+        let mut r = [
+            arg(indata.cast(), size, ArgType::Float64Array),
+            value(&ndata, ArgType::Int32),
+            value(&low_threshold, ArgType::Int32),
+            value(&high_threshold, ArgType::Int32),
+        ];
+        let mut w = [
+            arg(outdata.cast(), size, ArgType::Float64Array),
+            arg(
+                min.cast(),
+                if min.is_null() { 0 } else { 8 },
+                ArgType::Float64,
+            ),
+            arg(
+                max.cast(),
+                if max.is_null() { 0 } else { 8 },
+                ArgType::Float64,
+            ),
+        ];
+        // SAFETY: buffers valid for their sizes (contract).
+        unsafe { run(sess, OpType::Minmax, &mut r, &mut w) }
+    })
+}
+
+/// # Safety
+/// Arrays valid for `len_a` ints.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_fpga_arraycopy(
+    sess: *mut CSession,
+    a: *mut c_int,
+    out_a: *mut c_int,
+    len_a: usize,
+) -> c_int {
+    guard("vaccel_fpga_arraycopy", || {
+        let n = bytes(len_a, 4, "len_a")?;
+        let mut r = [arg(a.cast(), n, ArgType::Int32Array)];
+        let mut w = [arg(out_a.cast(), n, ArgType::Int32Array)];
+        // SAFETY: arrays valid for len_a ints (contract).
+        unsafe { run(sess, OpType::FpgaArraycopy, &mut r, &mut w) }
+    })
+}
+
+/// # Safety
+/// Arrays valid for `len_a` floats.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_fpga_mmult(
+    sess: *mut CSession,
+    a: *mut f32,
+    b: *mut f32,
+    c: *mut f32,
+    len_a: usize,
+) -> c_int {
+    guard("vaccel_fpga_mmult", || {
+        let n = bytes(len_a, 4, "len_a")?;
+        let mut r = [
+            arg(a.cast(), n, ArgType::Float32Array),
+            arg(b.cast(), n, ArgType::Float32Array),
+        ];
+        let mut w = [arg(c.cast(), n, ArgType::Float32Array)];
+        // SAFETY: arrays valid for len_a floats (contract).
+        unsafe { run(sess, OpType::FpgaMmult, &mut r, &mut w) }
+    })
+}
+
+/// # Safety
+/// Arrays valid for `len_a` floats.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_fpga_parallel(
+    sess: *mut CSession,
+    a: *mut f32,
+    b: *mut f32,
+    add_output: *mut f32,
+    mult_output: *mut f32,
+    len_a: usize,
+) -> c_int {
+    guard("vaccel_fpga_parallel", || {
+        let n = bytes(len_a, 4, "len_a")?;
+        let mut r = [
+            arg(a.cast(), n, ArgType::Float32Array),
+            arg(b.cast(), n, ArgType::Float32Array),
+        ];
+        let mut w = [
+            arg(add_output.cast(), n, ArgType::Float32Array),
+            arg(mult_output.cast(), n, ArgType::Float32Array),
+        ];
+        // SAFETY: arrays valid for len_a floats (contract).
+        unsafe { run(sess, OpType::FpgaParallel, &mut r, &mut w) }
+    })
+}
+
+/// # Safety
+/// `a`, `c` valid for `len_a` floats, `b` for `len_b`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_fpga_vadd(
+    sess: *mut CSession,
+    a: *mut f32,
+    b: *mut f32,
+    c: *mut f32,
+    len_a: usize,
+    len_b: usize,
+) -> c_int {
+    guard("vaccel_fpga_vadd", || {
+        let na = bytes(len_a, 4, "len_a")?;
+        let nb = bytes(len_b, 4, "len_b")?;
+        let mut r = [
+            arg(a.cast(), na, ArgType::Float32Array),
+            arg(b.cast(), nb, ArgType::Float32Array),
+        ];
+        let mut w = [arg(c.cast(), na, ArgType::Float32Array)];
+        // SAFETY: arrays valid for their lengths (contract).
+        unsafe { run(sess, OpType::FpgaVectoradd, &mut r, &mut w) }
+    })
+}
+
+const NO_TENSOR_TRANSPORT: &str =
+    "tensor model ops are not carried to plugins by this version of the runtime";
+
+macro_rules! tensor_op {
+    ($name:ident, $op:expr, ($($p:ident: $t:ty),*)) => {
+        /// # Safety
+        /// `sess` NULL or valid; other pointers are not read.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(sess: *mut CSession, $($p: $t),*) -> c_int {
+            $(let _ = $p;)*
+            guard(stringify!($name), || {
+                // SAFETY: per the contract.
+                unsafe { session_of(sess) }?;
+                Err(Error::Unsupported { op: $op, reason: NO_TENSOR_TRANSPORT })
+            })
+        }
+    };
+}
+
+tensor_op!(vaccel_torch_model_load, OpType::TorchModelLoad, (model: *mut CResource));
+tensor_op!(vaccel_torch_model_run, OpType::TorchModelRun, (model: *const CResource, run_options: *const c_void, in_tensor: *const *mut c_void, nr_read: c_int, out_tensor: *mut *mut c_void, nr_write: c_int));
+tensor_op!(vaccel_tflite_model_load, OpType::TfliteModelLoad, (model: *mut CResource));
+tensor_op!(vaccel_tflite_model_run, OpType::TfliteModelRun, (model: *const CResource, in_tensors: *const *mut c_void, nr_inputs: c_int, out_tensors: *mut *mut c_void, nr_outputs: c_int, status: *mut u8));
+tensor_op!(vaccel_tflite_model_unload, OpType::TfliteModelUnload, (model: *mut CResource));
+tensor_op!(vaccel_tf_model_load, OpType::TfModelLoad, (model: *mut CResource, status: *mut c_void));
+tensor_op!(vaccel_tf_model_run, OpType::TfModelRun, (model: *const CResource, run_options: *const c_void, in_nodes: *const c_void, in_tensors: *const *mut c_void, nr_inputs: c_int, out_nodes: *const c_void, out_tensors: *mut *mut c_void, nr_outputs: c_int, status: *mut c_void));
+tensor_op!(vaccel_tf_model_unload, OpType::TfModelUnload, (model: *mut CResource, status: *mut c_void));

@@ -1,0 +1,577 @@
+//! Library state (runtime + id-keyed session and resource maps), the panic/error guard
+//! every entry point runs in, and the core, session, resource and log functions.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock, RwLock};
+use vaccel_plugin::{OpType, ResourceType, code};
+use vaccel_rt::{Config, Error, Resource, Runtime, Session};
+
+pub(crate) type CResult<T = ()> = Result<T, Error>;
+
+/// `struct vaccel_session` (include/vaccel/session.h).
+#[repr(C)]
+pub struct CSession {
+    pub id: i64,
+    pub remote_id: i64,
+    pub hint: u32,
+    pub priv_: *mut c_void,
+}
+
+/// `struct vaccel_resource` (include/vaccel/resource.h).
+#[repr(C)]
+pub struct CResource {
+    pub id: i64,
+    pub remote_id: i64,
+    pub type_: u32,
+    pub nr_blobs: usize,
+    pub priv_: *mut c_void,
+}
+
+pub(crate) struct State {
+    pub(crate) rt: Runtime,
+    sessions: RwLock<HashMap<i64, Session>>,
+    resources: RwLock<HashMap<i64, Resource>>,
+}
+
+static STATE: RwLock<Option<Arc<State>>> = RwLock::new(None);
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(msg: String) {
+    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+fn build_state() -> CResult<State> {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            vaccel_rt::logging::init(&Config::default());
+            return Err(e);
+        }
+    };
+    vaccel_rt::logging::init(&config);
+    let rt = Runtime::builder()
+        .builtin(vaccel_plugin_exec::descriptor())
+        .builtin(vaccel_plugin_noop::descriptor())
+        .config(config)
+        .build()?;
+    Ok(State {
+        rt,
+        sessions: RwLock::default(),
+        resources: RwLock::default(),
+    })
+}
+
+/// The library state, started on first use.
+pub(crate) fn state() -> CResult<Arc<State>> {
+    if let Some(s) = STATE.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return Ok(s.clone());
+    }
+    let mut w = STATE.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = w.as_ref() {
+        return Ok(s.clone());
+    }
+    let s = Arc::new(build_state()?);
+    *w = Some(s.clone());
+    Ok(s)
+}
+
+/// Run an entry point's body: errors become codes (message kept and logged), panics
+/// become `VACCEL_EFAULT` and never cross into C.
+pub(crate) fn guard(func: &str, f: impl FnOnce() -> CResult) -> c_int {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => code::OK,
+        Ok(Err(e)) => {
+            let msg = format!("{func}: {e}");
+            tracing::error!("{msg}");
+            set_last_error(msg);
+            e.code()
+        }
+        Err(_) => {
+            let msg = format!("{func}: internal error (panic); please report it");
+            tracing::error!("{msg}");
+            set_last_error(msg);
+            code::EFAULT
+        }
+    }
+}
+
+/// Like [`guard`] for functions that return a value instead of a code.
+pub(crate) fn guard_value<T>(func: &str, fallback: T, f: impl FnOnce() -> CResult<T>) -> T {
+    let mut out = None;
+    guard(func, || {
+        out = Some(f()?);
+        Ok(())
+    });
+    out.unwrap_or(fallback)
+}
+
+pub(crate) fn null(what: &str) -> Error {
+    Error::Invalid(format!("{what} is NULL"))
+}
+
+/// Borrow a C object, refusing NULL.
+///
+/// # Safety
+/// A non-null `p` must point to a valid `T` for `'a` (C API contract).
+pub(crate) unsafe fn obj<'a, T>(p: *const T, what: &str) -> CResult<&'a T> {
+    // SAFETY: non-null pointers are valid per the contract.
+    unsafe { p.as_ref() }.ok_or_else(|| null(what))
+}
+
+/// Mutably borrow a C object, refusing NULL.
+///
+/// # Safety
+/// A non-null `p` must point to a valid, exclusively borrowed `T` for `'a`.
+pub(crate) unsafe fn obj_mut<'a, T>(p: *mut T, what: &str) -> CResult<&'a mut T> {
+    // SAFETY: non-null pointers are valid and exclusive per the contract.
+    unsafe { p.as_mut() }.ok_or_else(|| null(what))
+}
+
+/// A C string argument, refusing NULL and non-UTF-8.
+///
+/// # Safety
+/// A non-null `p` must point to a NUL-terminated string valid for `'a`.
+pub(crate) unsafe fn c_str<'a>(p: *const c_char, what: &str) -> CResult<&'a str> {
+    if p.is_null() {
+        return Err(null(what));
+    }
+    // SAFETY: non-null and NUL-terminated per the contract.
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| Error::Invalid(format!("{what} is not UTF-8")))
+}
+
+impl State {
+    pub(crate) fn session(&self, sess: &CSession) -> CResult<Session> {
+        self.sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&sess.id)
+            .cloned()
+            .ok_or(Error::NotFound {
+                what: "session",
+                id: sess.id,
+            })
+    }
+
+    pub(crate) fn resource(&self, res: &CResource) -> CResult<Resource> {
+        self.resources
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&res.id)
+            .cloned()
+            .ok_or(Error::NotFound {
+                what: "resource",
+                id: res.id,
+            })
+    }
+}
+
+/// Look up the session behind a C pointer.
+///
+/// # Safety
+/// `sess` is NULL or points to a valid `struct vaccel_session`.
+pub(crate) unsafe fn session_of(sess: *const CSession) -> CResult<Session> {
+    // SAFETY: per the contract.
+    let s = unsafe { obj(sess, "sess") }?;
+    state()?.session(s)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn vaccel_bootstrap() -> c_int {
+    guard("vaccel_bootstrap", || state().map(|_| ()))
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn vaccel_cleanup() -> c_int {
+    guard("vaccel_cleanup", || {
+        let taken = STATE.write().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(st) = taken {
+            let sessions: Vec<Session> = st
+                .sessions
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain()
+                .map(|(_, s)| s)
+                .collect();
+            for s in sessions {
+                let _ = s.release();
+            }
+            st.resources
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
+        Ok(())
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn vaccel_is_initialized() -> bool {
+    STATE.read().map(|s| s.is_some()).unwrap_or(false)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn vaccel_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn vaccel_op_type_to_str(op: u32) -> *const c_char {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        OpType::ALL
+            .iter()
+            .map(|o| CString::new(o.name()).expect("no NUL in op names"))
+            .collect()
+    });
+    match names.get(op as usize) {
+        Some(n) => n.as_ptr(),
+        None => c"unknown".as_ptr(),
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn vaccel_log_enabled(level: c_int) -> bool {
+    guard_value("vaccel_log_enabled", false, || {
+        Ok(level >= 1 && (level as u32) <= state()?.rt.config().log_level)
+    })
+}
+
+/// # Safety
+/// `msg` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_log_write(level: c_int, msg: *const c_char) {
+    guard("vaccel_log_write", || {
+        state()?;
+        if msg.is_null() {
+            return Ok(());
+        }
+        // SAFETY: non-null, NUL-terminated per the contract.
+        let text = unsafe { CStr::from_ptr(msg) }.to_string_lossy();
+        match level {
+            1 => tracing::error!(target: "vaccel::app", "{text}"),
+            2 => tracing::warn!(target: "vaccel::app", "{text}"),
+            3 => tracing::info!(target: "vaccel::app", "{text}"),
+            _ => tracing::debug!(target: "vaccel::app", "{text}"),
+        }
+        Ok(())
+    });
+}
+
+// ---- sessions ---------------------------------------------------------------------
+
+/// # Safety
+/// `sess` is NULL or points to a writable `struct vaccel_session`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_session_init(sess: *mut CSession, flags: u32) -> c_int {
+    guard("vaccel_session_init", || {
+        // SAFETY: per the contract.
+        session_init(unsafe { obj_mut(sess, "sess") }?, flags)
+    })
+}
+
+fn session_init(s: &mut CSession, flags: u32) -> CResult {
+    let st = state()?;
+    let session = Session::new(&st.rt, flags)?;
+    s.id = session.id();
+    s.remote_id = 0;
+    s.hint = flags;
+    s.priv_ = std::ptr::null_mut();
+    st.sessions
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(session.id(), session);
+    Ok(())
+}
+
+/// # Safety
+/// `sess` is NULL or points to a `struct vaccel_session`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_session_release(sess: *mut CSession) -> c_int {
+    guard("vaccel_session_release", || {
+        // SAFETY: per the contract.
+        let s = unsafe { obj_mut(sess, "sess") }?;
+        let st = state()?;
+        let session = st
+            .sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&s.id)
+            .ok_or(Error::NotFound {
+                what: "session",
+                id: s.id,
+            })?;
+        s.id = 0;
+        session.release()
+    })
+}
+
+/// # Safety
+/// `sess` is NULL or points to a writable `struct vaccel_session *`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_session_new(sess: *mut *mut CSession, flags: u32) -> c_int {
+    guard("vaccel_session_new", || {
+        // SAFETY: per the contract.
+        let out = unsafe { obj_mut(sess, "sess") }?;
+        // SAFETY: calloc returns zeroed memory or NULL.
+        let p = unsafe { libc::calloc(1, size_of::<CSession>()) }.cast::<CSession>();
+        // SAFETY: fresh, zeroed, exclusive (or NULL, refused).
+        let s = unsafe { obj_mut(p, "allocation") }
+            .map_err(|_| Error::Invalid("out of memory".into()))?;
+        if let Err(e) = session_init(s, flags) {
+            // SAFETY: allocated above with calloc, not published.
+            unsafe { libc::free(p.cast()) };
+            return Err(e);
+        }
+        *out = p;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `sess` is NULL or was returned by `vaccel_session_new` and not yet deleted.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_session_delete(sess: *mut CSession) -> c_int {
+    guard("vaccel_session_delete", || {
+        // SAFETY: per the contract.
+        let s = unsafe { obj_mut(sess, "sess") }?;
+        let st = state()?;
+        let session = st
+            .sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&s.id)
+            .ok_or(Error::NotFound {
+                what: "session",
+                id: s.id,
+            })?;
+        let result = session.release();
+        // SAFETY: allocated by vaccel_session_new with calloc; it was live (found above).
+        unsafe { libc::free(sess.cast()) };
+        result
+    })
+}
+
+/// # Safety
+/// Both are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_session_has_resource(
+    sess: *const CSession,
+    res: *const CResource,
+) -> bool {
+    guard_value("vaccel_session_has_resource", false, || {
+        // SAFETY: per the contract.
+        let s = unsafe { session_of(sess) }?;
+        // SAFETY: per the contract.
+        let r = unsafe { obj(res, "res") }?;
+        Ok(s.resources().iter().any(|x| x.id() == r.id))
+    })
+}
+
+// ---- resources --------------------------------------------------------------------
+
+fn resource_type(t: u32) -> CResult<ResourceType> {
+    ResourceType::from_raw(t).ok_or_else(|| {
+        Error::Invalid(format!(
+            "resource type {t} is not LIB (0), DATA (1) or MODEL (2)"
+        ))
+    })
+}
+
+fn publish(res: &mut CResource, r: Resource) -> CResult {
+    let st = state()?;
+    res.id = r.id();
+    res.remote_id = 0;
+    res.type_ = r.resource_type().raw();
+    res.nr_blobs = r.blobs().len();
+    res.priv_ = std::ptr::null_mut();
+    st.resources
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(r.id(), r);
+    Ok(())
+}
+
+/// # Safety
+/// `res` is NULL or writable; `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_resource_init(
+    res: *mut CResource,
+    path: *const c_char,
+    type_: u32,
+) -> c_int {
+    guard("vaccel_resource_init", || {
+        // SAFETY: per the contract.
+        let r = unsafe { obj_mut(res, "res") }?;
+        // SAFETY: per the contract.
+        let path = unsafe { c_str(path, "path") }?;
+        publish(r, Resource::from_path(path, resource_type(type_)?)?)
+    })
+}
+
+/// # Safety
+/// `res` is NULL or writable; `paths` is NULL or holds `nr_paths` strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_resource_init_multi(
+    res: *mut CResource,
+    paths: *const *const c_char,
+    nr_paths: usize,
+    type_: u32,
+) -> c_int {
+    guard("vaccel_resource_init_multi", || {
+        // SAFETY: per the contract.
+        let r = unsafe { obj_mut(res, "res") }?;
+        if paths.is_null() {
+            return Err(null("paths"));
+        }
+        if nr_paths == 0 {
+            return Err(Error::NoPaths);
+        }
+        // SAFETY: `paths` holds `nr_paths` pointers (contract).
+        let ptrs = unsafe { std::slice::from_raw_parts(paths, nr_paths) };
+        let list = ptrs
+            .iter()
+            .enumerate()
+            // SAFETY: each is NULL or a NUL-terminated string (contract).
+            .map(|(i, p)| unsafe { c_str(*p, &format!("paths[{i}]")) }.map(PathBuf::from))
+            .collect::<CResult<Vec<_>>>()?;
+        publish(r, Resource::from_paths(&list, resource_type(type_)?)?)
+    })
+}
+
+/// # Safety
+/// `res` writable; `buf` valid for `nr_bytes`; `filename` NULL or a string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_resource_init_from_buf(
+    res: *mut CResource,
+    buf: *const c_void,
+    nr_bytes: usize,
+    type_: u32,
+    filename: *const c_char,
+    _mem_only: bool,
+) -> c_int {
+    guard("vaccel_resource_init_from_buf", || {
+        // SAFETY: per the contract.
+        let r = unsafe { obj_mut(res, "res") }?;
+        if buf.is_null() {
+            return Err(null("buf"));
+        }
+        // SAFETY: `buf` holds `nr_bytes` bytes (contract).
+        let data = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), nr_bytes) }.to_vec();
+        // SAFETY: per the contract.
+        let name = if filename.is_null() {
+            "buffer"
+        } else {
+            unsafe { c_str(filename, "filename") }?
+        };
+        publish(r, Resource::from_buffer(data, resource_type(type_)?, name)?)
+    })
+}
+
+/// # Safety
+/// `res` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_resource_release(res: *mut CResource) -> c_int {
+    guard("vaccel_resource_release", || {
+        // SAFETY: per the contract.
+        resource_release(unsafe { obj_mut(res, "res") }?)
+    })
+}
+
+fn resource_release(r: &mut CResource) -> CResult {
+    let st = state()?;
+    let mut map = st.resources.write().unwrap_or_else(|e| e.into_inner());
+    let found = map.get(&r.id).ok_or(Error::NotFound {
+        what: "resource",
+        id: r.id,
+    })?;
+    found.check_releasable()?;
+    map.remove(&r.id);
+    r.id = 0;
+    r.nr_blobs = 0;
+    Ok(())
+}
+
+/// # Safety
+/// `res` is NULL or writable; `path` NULL or a string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_resource_new(
+    res: *mut *mut CResource,
+    path: *const c_char,
+    type_: u32,
+) -> c_int {
+    guard("vaccel_resource_new", || {
+        // SAFETY: per the contract.
+        let out = unsafe { obj_mut(res, "res") }?;
+        // SAFETY: calloc returns zeroed memory or NULL.
+        let p = unsafe { libc::calloc(1, size_of::<CResource>()) }.cast::<CResource>();
+        // SAFETY: checked non-null just below before use; fresh and exclusive.
+        let r = unsafe { obj_mut(p, "allocation") }
+            .map_err(|_| Error::Invalid("out of memory".into()))?;
+        // SAFETY: per the contract.
+        let made = unsafe { c_str(path, "path") }
+            .and_then(|path| Ok(Resource::from_path(path, resource_type(type_)?)?))
+            .and_then(|res| publish(r, res));
+        if let Err(e) = made {
+            // SAFETY: allocated above with calloc, not published.
+            unsafe { libc::free(p.cast()) };
+            return Err(e);
+        }
+        *out = p;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `res` is NULL or came from `vaccel_resource_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_resource_delete(res: *mut CResource) -> c_int {
+    guard("vaccel_resource_delete", || {
+        // SAFETY: per the contract.
+        resource_release(unsafe { obj_mut(res, "res") }?)?;
+        // SAFETY: allocated by vaccel_resource_new; it was live (released just now).
+        unsafe { libc::free(res.cast()) };
+        Ok(())
+    })
+}
+
+/// # Safety
+/// Both NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_resource_register(
+    res: *mut CResource,
+    sess: *mut CSession,
+) -> c_int {
+    guard("vaccel_resource_register", || {
+        // SAFETY: per the contract.
+        let r = unsafe { obj(res, "res") }?;
+        // SAFETY: per the contract.
+        let s = unsafe { session_of(sess) }?;
+        s.register(&state()?.resource(r)?)
+    })
+}
+
+/// # Safety
+/// Both NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_resource_unregister(
+    res: *mut CResource,
+    sess: *mut CSession,
+) -> c_int {
+    guard("vaccel_resource_unregister", || {
+        // SAFETY: per the contract.
+        let r = unsafe { obj(res, "res") }?;
+        // SAFETY: per the contract.
+        let s = unsafe { session_of(sess) }?;
+        s.unregister(&state()?.resource(r)?)
+    })
+}

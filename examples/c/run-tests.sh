@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Build every C example against an installed vAccel (headers + libvaccel via pkg-config)
+# with -Wall -Wextra -Werror, run each, and check its output.
+# Usage: examples/c/run-tests.sh PREFIX   (PREFIX as given to scripts/install.sh)
+set -uo pipefail
+prefix=${1:?usage: run-tests.sh PREFIX}
+here=$(cd "$(dirname "$0")" && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+export LD_LIBRARY_PATH="$prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+cflags=$(pkg-config --cflags vaccel) || { echo "pkg-config cannot find vaccel under $prefix"; exit 1; }
+libs=$(pkg-config --libs vaccel)
+pass=0 fail=0
+
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+
+# build NAME [extra cc args]
+build() {
+	local name=$1; shift
+	if ! cc -Wall -Wextra -Werror -std=c11 $cflags "$@" -o "$out/$name" "$here/$name.c" $libs 2>"$out/$name.cc.log"; then
+		bad "build $name" "$(cat "$out/$name.cc.log")"
+		return 1
+	fi
+}
+
+# expect NAME PATTERN... : the last run's stdout must contain each pattern
+expect() {
+	local name=$1; shift
+	for pat in "$@"; do
+		if ! grep -qF -- "$pat" "$out/$name.out"; then
+			bad "$name" "output lacks \"$pat\"; got: $(tr '\n' '|' <"$out/$name.out")"
+			return
+		fi
+	done
+	ok "$name"
+}
+
+# run NAME ARGS... : run it; non-zero exit fails the test
+run() {
+	local name=$1; shift
+	if ! "$out/$name" "$@" >"$out/$name.out" 2>"$out/$name.err"; then
+		bad "$name" "exit $?; stderr: $(tail -c 600 "$out/$name.err")"
+		return 1
+	fi
+}
+
+cc -Wall -Wextra -Werror -std=c11 -shared -fPIC $cflags -o "$out/libmytestlib.so" "$here/mytestlib.c" \
+	&& ok "build libmytestlib.so" || bad "build libmytestlib.so" "compile error"
+lib="$out/libmytestlib.so"
+
+build noop && run noop 10 && expect noop "Initialized session with id: " "noop: 10 call(s) ok"
+build exec && run exec "$lib" 3 && expect exec "exec: mytestfunc(21) = 42" \
+	"myfailingfunc returned VACCEL_EPERM" "missing symbol returned VACCEL_ENOENT"
+build exec_generic && run exec_generic "$lib" && expect exec_generic "exec_generic: mytestfunc(21) = 42" \
+	"wrong symbol type returned VACCEL_EINVAL: vaccel_genop: exec: read arg 1 (symbol) must be string, got int32" \
+	"unknown op returned VACCEL_ENOTSUP"
+build exec_with_resource && run exec_with_resource "$lib" && expect exec_with_resource "registered: yes" \
+	"exec_with_resource: mytestfunc(50) = 100" "release while registered: VACCEL_EBUSY" "double release: error, error"
+build arg_array && run arg_array && expect arg_array "count: 5" "int32: -7" "doubles: 3, last 3.5" \
+	"string: hello" "bool: true" "point: (3, 4)" "after set: 99" "wrong type: VACCEL_EINVAL" \
+	"past the end: VACCEL_EINVAL" "NULL array: VACCEL_EINVAL" "second release: VACCEL_EINVAL" "NULL session: VACCEL_EINVAL"
+
+# The noop plugin loaded dynamically answers for a DEBUG session... and says so.
+if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_noop.so" "$out/noop" 1 >"$out/noop.out" 2>"$out/noop.err"; then
+	expect noop "noop: 1 call(s) ok"
+else
+	bad "noop with dynamic noop plugin" "$(cat "$out/noop.err")"
+fi
+
+# A bad VACCEL_PLUGINS entry fails every call with a message naming it, never a crash.
+VACCEL_PLUGINS=/nonexistent/libvaccel_x.so "$out/noop" 1 >"$out/noop.out" 2>"$out/noop.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -qF "/nonexistent/libvaccel_x.so" "$out/noop.err"; then
+	ok "bad VACCEL_PLUGINS entry is reported"
+else
+	bad "bad VACCEL_PLUGINS entry" "exit $rc; stderr: $(cat "$out/noop.err")"
+fi
+
+# Static linking works too.
+if cc -Wall -Wextra -Werror -std=c11 $cflags -o "$out/noop_static" "$here/noop.c" \
+	"$prefix/lib/libvaccel.a" -lpthread -ldl -lm -lgcc_s 2>"$out/static.log" && "$out/noop_static" 2 | grep -qF "noop: 2 call(s) ok"; then
+	ok "static libvaccel.a"
+else
+	bad "static libvaccel.a" "$(cat "$out/static.log")"
+fi
+
+echo "c-examples: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

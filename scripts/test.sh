@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, Rust unit + integration tests, the C examples
+# against the installed library. Installs what it needs (Debian packages) when missing.
+# Usage: scripts/test.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CARGO_TERM_COLOR=never
+
+need() { command -v "$1" >/dev/null 2>&1; }
+missing=()
+need cc || missing+=(gcc libc6-dev)
+need pkg-config || missing+=(pkg-config)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "== installing ${missing[*]}"
+	if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; fi
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace 2>&1 | tee target/cargo-test.log
+echo "== C examples"
+stage="$root/target/stage"
+rm -rf "$stage"
+scripts/install.sh "$stage" --debug
+examples/c/run-tests.sh "$stage"
