@@ -47,6 +47,7 @@ impl CArgArray {
         }
         // SAFETY: `args` holds `count` initialised args (maintained by these functions, or
         // given to `wrap` by the caller).
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         unsafe { std::slice::from_raw_parts_mut(self.args, self.count) }
     }
 
@@ -87,14 +88,14 @@ impl CArgArray {
                 "no arg at position {pos} (array holds {count})"
             )));
         };
-        if let Some(t) = ty {
-            if actual != t.raw() {
-                return Err(Error::Invalid(format!(
-                    "arg {pos} is {}, expected {}",
-                    type_of(actual),
-                    t.name()
-                )));
-            }
+        if let Some(t) = ty
+            && actual != t.raw()
+        {
+            return Err(Error::Invalid(format!(
+                "arg {pos} is {}, expected {}",
+                type_of(actual),
+                t.name()
+            )));
         }
         self.position += 1;
         Ok(&mut self.slice()[pos])
@@ -418,6 +419,7 @@ pub unsafe extern "C" fn vaccel_arg_array_add_raw(
 ) -> c_int {
     // SAFETY: per the contract.
     guard("vaccel_arg_array_add_raw", || {
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         unsafe { array(a) }?.push(new_arg(buf, size, ArgType::Raw.raw(), 0, false))
     })
 }
@@ -433,6 +435,7 @@ pub unsafe extern "C" fn vaccel_arg_array_get_raw(
     guard("vaccel_arg_array_get_raw", || {
         // SAFETY: per the contract (all below).
         let (b, s) = unsafe { (obj_mut(buf, "buf")?, obj_mut(size, "size")?) };
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let arg = unsafe { array(a) }?.next(None)?;
         *b = arg.buf;
         *s = arg.size;
@@ -466,6 +469,7 @@ unsafe fn set_bytes(
     if size > 0 {
         // SAFETY: both valid for `size` bytes; C callers do not pass overlapping buffers
         // (copy handles overlap anyway).
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         unsafe { std::ptr::copy(src.cast::<u8>(), arg.buf.cast::<u8>(), size) };
     }
     arg.size = size;
@@ -532,12 +536,14 @@ macro_rules! typed {
             guard(concat!("vaccel_arg_array_get_", stringify!($name)), || {
                 // SAFETY: per the contract (all below).
                 let out = unsafe { obj_mut(value, "value") }?;
+                // SAFETY: pointers are NULL or valid for the call (C API contract).
                 let arr = unsafe { array(a) }?;
                 let pos = arr.position;
                 let arg = arr.next(Some(ArgType::$scalar))?;
                 if arg.size != size_of::<$ctype>() || arg.buf.is_null() {
                     return Err(Error::Invalid(format!("arg {pos} has size {}, expected {}", arg.size, size_of::<$ctype>())));
                 }
+                // SAFETY: pointers are NULL or valid for the call (C API contract).
                 if ArgType::$scalar == ArgType::Bool && !unsafe { bools_ok(arg.buf, arg.size) } {
                     return Err(Error::Invalid(format!("arg {pos} is not a valid bool")));
                 }
@@ -554,12 +560,14 @@ macro_rules! typed {
             guard(concat!("vaccel_arg_array_get_", stringify!($name), "_array"), || {
                 // SAFETY: per the contract (all below).
                 let (v, c) = unsafe { (obj_mut(values, "values")?, obj_mut(count, "count")?) };
+                // SAFETY: pointers are NULL or valid for the call (C API contract).
                 let arr = unsafe { array(a) }?;
                 let pos = arr.position;
                 let arg = arr.next(Some(ArgType::$arr))?;
                 if arg.size % size_of::<$ctype>() != 0 {
                     return Err(Error::Invalid(format!("arg {pos} has size {}, not a multiple of {}", arg.size, size_of::<$ctype>())));
                 }
+                // SAFETY: pointers are NULL or valid for the call (C API contract).
                 if ArgType::$arr == ArgType::BoolArray && !unsafe { bools_ok(arg.buf, arg.size) } {
                     return Err(Error::Invalid(format!("arg {pos} holds a value that is not a bool")));
                 }
@@ -634,11 +642,13 @@ pub unsafe extern "C" fn vaccel_arg_array_get_string(
     guard("vaccel_arg_array_get_string", || {
         // SAFETY: per the contract (all below).
         let out = unsafe { obj_mut(s, "str") }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let arr = unsafe { array(a) }?;
         let pos = arr.position;
         let arg = arr.next(Some(ArgType::String))?;
         // SAFETY: the arg's buffer is valid for its size.
         let terminated = !arg.buf.is_null()
+            // SAFETY: pointers are NULL or valid for the call (C API contract).
             && unsafe { std::slice::from_raw_parts(arg.buf.cast::<u8>(), arg.size) }.contains(&0);
         if !terminated {
             return Err(Error::Invalid(format!(
@@ -693,6 +703,7 @@ pub unsafe extern "C" fn vaccel_arg_array_get_buffer(
     guard("vaccel_arg_array_get_buffer", || {
         // SAFETY: per the contract (all below).
         let (b, s) = unsafe { (obj_mut(buf, "buf")?, obj_mut(size, "size")?) };
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let arg = unsafe { array(a) }?.next(Some(ArgType::Buffer))?;
         *b = arg.buf;
         *s = arg.size;
@@ -767,10 +778,12 @@ pub unsafe extern "C" fn vaccel_arg_array_get_custom(
     guard("vaccel_arg_array_get_custom", || {
         // SAFETY: per the contract (all below).
         let (b, s) = unsafe { (obj_mut(buf, "buf")?, obj_mut(size, "size")?) };
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let arr = unsafe { array(a) }?;
         let pos = arr.position;
         let arg = arr.next(Some(ArgType::Custom))?;
         check_custom(arg, pos, expected_id)?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         unsafe { validate(validator, arg.buf, arg.size, expected_id) }?;
         *b = arg.buf;
         *s = arg.size;
@@ -791,16 +804,18 @@ pub unsafe extern "C" fn vaccel_arg_array_set_custom(
     guard("vaccel_arg_array_set_custom", || {
         // SAFETY: per the contract (all below).
         unsafe { validate(validator, buf, size, expected_id) }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let arr = unsafe { array(a) }?;
         let pos = arr.position;
         let id = arr.slice().get(pos).map(|x| x.custom_type_id);
-        if let Some(id) = id {
-            if id != expected_id {
-                return Err(Error::Invalid(format!(
-                    "arg {pos} has custom type id {id}, expected {expected_id}"
-                )));
-            }
+        if let Some(id) = id
+            && id != expected_id
+        {
+            return Err(Error::Invalid(format!(
+                "arg {pos} has custom type id {id}, expected {expected_id}"
+            )));
         }
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         unsafe { set_bytes(arr, Some(ArgType::Custom), buf, size, false) }
     })
 }
@@ -848,6 +863,7 @@ pub unsafe extern "C" fn vaccel_arg_array_add_serialized(
     guard("vaccel_arg_array_add_serialized", || {
         // SAFETY: per the contract (all below).
         let arr = unsafe { array(a) }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let (buf, size) = unsafe { serialize(serializer, data, data_size, custom_id) }?;
         let pushed = arr.push(new_arg(buf, size, type_, custom_id, true));
         if pushed.is_err() {
@@ -919,7 +935,9 @@ pub unsafe extern "C" fn vaccel_arg_array_set_serialized(
                 check_custom(arg, pos, expected_custom_id)?;
             }
         }
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let (buf, size) = unsafe { serialize(serializer, data, data_size, expected_custom_id) }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let r = unsafe { set_bytes(arr, Some(ty), buf, size, false) };
         // SAFETY: allocated by the serializer with malloc (contract).
         unsafe { libc::free(buf) };
@@ -938,6 +956,7 @@ pub unsafe extern "C" fn vaccel_arg_array_get_remaining(
     guard("vaccel_arg_array_get_remaining", || {
         // SAFETY: per the contract (all below).
         let (out, c) = unsafe { (obj_mut(args, "args")?, obj_mut(count, "count")?) };
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let arr = unsafe { array(a) }?;
         let pos = arr.position.min(arr.count);
         *c = arr.count - pos;
@@ -945,6 +964,7 @@ pub unsafe extern "C" fn vaccel_arg_array_get_remaining(
         *out = if arr.args.is_null() {
             std::ptr::null_mut()
         } else {
+            // SAFETY: pointers are NULL or valid for the call (C API contract).
             unsafe { arr.args.add(pos) }
         };
         arr.position = arr.count;

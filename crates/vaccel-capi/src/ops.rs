@@ -109,9 +109,13 @@ pub unsafe extern "C" fn vaccel_exec(
     guard("vaccel_exec", || {
         // SAFETY: per the contract (all below).
         let s = unsafe { session_of(sess) }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let lib = unsafe { c_str(library, "library") }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let sym = unsafe { c_str(fn_symbol, "fn_symbol") }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let mut r = unsafe { view(read, nr_read, "read") }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let mut w = unsafe { view(write, nr_write, "write") }?;
         s.exec(lib, sym, &mut r, &mut w)
     })
@@ -132,9 +136,13 @@ pub unsafe extern "C" fn vaccel_exec_with_resource(
     guard("vaccel_exec_with_resource", || {
         // SAFETY: per the contract (all below).
         let s = unsafe { session_of(sess) }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let res = state()?.resource(unsafe { obj(resource, "resource") }?)?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let sym = unsafe { c_str(fn_symbol, "fn_symbol") }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let mut r = unsafe { view(read, nr_read, "read") }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let mut w = unsafe { view(write, nr_write, "write") }?;
         s.exec_with_resource(&res, sym, &mut r, &mut w)
     })

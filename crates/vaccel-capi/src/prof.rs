@@ -52,6 +52,7 @@ pub unsafe extern "C" fn vaccel_prof_region_init(
     guard("vaccel_prof_region_init", || {
         // SAFETY: per the contract (all below).
         let r = unsafe { obj_mut(region, "region") }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         unsafe { c_str(name, "name") }?;
         // SAFETY: NUL-terminated per the contract.
         let copy = unsafe { libc::strdup(name) };

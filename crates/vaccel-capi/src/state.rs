@@ -471,6 +471,7 @@ pub unsafe extern "C" fn vaccel_resource_init_from_buf(
         let name = if filename.is_null() {
             "buffer"
         } else {
+            // SAFETY: pointers are NULL or valid for the call (C API contract).
             unsafe { c_str(filename, "filename") }?
         };
         publish(r, Resource::from_buffer(data, resource_type(type_)?, name)?)
@@ -519,7 +520,7 @@ pub unsafe extern "C" fn vaccel_resource_new(
             .map_err(|_| Error::Invalid("out of memory".into()))?;
         // SAFETY: per the contract.
         let made = unsafe { c_str(path, "path") }
-            .and_then(|path| Ok(Resource::from_path(path, resource_type(type_)?)?))
+            .and_then(|path| Resource::from_path(path, resource_type(type_)?))
             .and_then(|res| publish(r, res));
         if let Err(e) = made {
             // SAFETY: allocated above with calloc, not published.

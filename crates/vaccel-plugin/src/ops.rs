@@ -190,7 +190,7 @@ pub fn check_shape(arg: &VaccelArg, ty: ArgType) -> Result<(), String> {
     }
     if let Some(elem) = ty.element_size() {
         if ty.is_array() {
-            if arg.size % elem != 0 {
+            if !arg.size.is_multiple_of(elem) {
                 return Err(format!(
                     "has size {} bytes, not a multiple of the {elem}-byte element",
                     arg.size
@@ -199,7 +199,7 @@ pub fn check_shape(arg: &VaccelArg, ty: ArgType) -> Result<(), String> {
         } else if arg.size != elem {
             return Err(format!("has size {} bytes, expected {elem}", arg.size));
         }
-        if arg.size > 0 && (arg.buf as usize) % elem != 0 {
+        if arg.size > 0 && !(arg.buf as usize).is_multiple_of(elem) {
             return Err(format!("buffer is not {elem}-byte aligned"));
         }
     }

@@ -585,8 +585,8 @@ unsafe fn dispatch<P: Plugin>(
                     PluginError::invalid(format!("blas_sgemm: {name} is negative ({v})"))
                 })
             };
-            // SAFETY (all reads below): shapes and alignment checked by check_args; buffers
-            // valid; the one mutable slice (c) is disjoint from the rest (checked).
+            // SAFETY: shapes and alignment checked by check_args; buffers valid per this
+            // function's contract; the one mutable slice (c) is disjoint from the rest.
             let args = unsafe {
                 SgemmArgs {
                     m: dim(0, "m")?,
@@ -608,8 +608,8 @@ unsafe fn dispatch<P: Plugin>(
         }
         OpType::Minmax => {
             check_disjoint(op, read, write)?;
-            // SAFETY (all reads below): shapes and alignment checked; buffers valid; the
-            // write args are disjoint from each other and the reads (checked).
+            // SAFETY: shapes and alignment checked; buffers valid per this function's
+            // contract; the write args are disjoint from each other and the reads.
             let (input, ndata, low, high, output, min, max) = unsafe {
                 (
                     slice::<f64>(&read[0]),

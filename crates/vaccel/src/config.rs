@@ -81,10 +81,10 @@ impl Config {
                 }
             };
         }
-        if let Some((_, v)) = first(&["VACCEL_LOG_FILE"]) {
-            if !v.trim().is_empty() {
-                c.log_file = Some(PathBuf::from(v));
-            }
+        if let Some((_, v)) = first(&["VACCEL_LOG_FILE"])
+            && !v.trim().is_empty()
+        {
+            c.log_file = Some(PathBuf::from(v));
         }
         if let Some((var, v)) = first(&["VACCEL_PROFILING_ENABLED"]) {
             c.profiling_enabled = parse_bool(var, &v)?;
