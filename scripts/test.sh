@@ -21,6 +21,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo build (plugins as shared objects, for the tests)"
+cargo build --workspace --quiet
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee target/cargo-test.log
 echo "== C examples"

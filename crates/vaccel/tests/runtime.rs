@@ -1,0 +1,345 @@
+//! Runtime behaviour through the public API: binding and routing, genop, failure codes,
+//! resources, and the loader's refusals of broken plugin files (built here with `cc`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use vaccel::{
+    ArgType, Args, Config, Error, OpType, Resource, ResourceType, Runtime, Session, code,
+    plugin_type,
+};
+
+fn runtime(plugins: &[&str]) -> vaccel::Result<Runtime> {
+    Runtime::builder()
+        .builtin(vaccel_plugin_exec::descriptor())
+        .builtin(vaccel_plugin_noop::descriptor())
+        .config(Config {
+            plugins: plugins.iter().map(|s| s.to_string()).collect(),
+            ..Config::default()
+        })
+        .build()
+}
+
+/// target/<profile>/ (where cargo puts the plugin shared objects).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+fn cc(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    let out = dir.join(format!("{name}.so"));
+    std::fs::write(&src, source).unwrap();
+    let st = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc runs");
+    assert!(st.success(), "compiling fixture {name}");
+    out
+}
+
+#[test]
+fn default_session_binds_exec_and_never_routes_to_builtin_noop() {
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    assert_eq!(s.plugin().name(), "exec");
+    assert_eq!(s.plugin_for(OpType::Noop).unwrap().name(), "exec");
+    // Only the (not explicitly loaded) debug plugin has sgemm: not eligible.
+    assert!(s.plugin_for(OpType::BlasSgemm).is_none());
+    let mut c = [0f32; 1];
+    let e = s
+        .sgemm(1, 1, 1, 1.0, &[1.0], 1, &[1.0], 1, 0.0, &mut c, 1)
+        .unwrap_err();
+    assert_eq!(e.code(), code::ENOTSUP);
+    assert_eq!(e.to_string(), "blas_sgemm: no loaded plugin implements it");
+}
+
+#[test]
+fn debug_hint_binds_noop_which_says_so() {
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, plugin_type::DEBUG).unwrap();
+    assert_eq!(s.plugin().name(), "noop");
+    let out = s.image_classify(b"not really an image").unwrap();
+    assert!(out.text.contains("noop plugin"), "{}", out.text);
+}
+
+#[test]
+fn explicit_noop_is_last_resort_not_first_choice() {
+    let rt = runtime(&["exec", "noop"]).unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    assert_eq!(s.plugin_for(OpType::Exec).unwrap().name(), "exec");
+    assert_eq!(s.plugin_for(OpType::BlasSgemm).unwrap().name(), "noop");
+}
+
+#[test]
+fn hint_without_matching_plugin_is_enotsup() {
+    let rt = runtime(&[]).unwrap();
+    let e = Session::new(&rt, plugin_type::GPU).unwrap_err();
+    assert_eq!(e.code(), code::ENOTSUP);
+    assert!(e.to_string().contains("hint 0x2 (GPU)"), "{e}");
+    let e = Session::new(&rt, plugin_type::REMOTE).unwrap_err();
+    assert_eq!(e.code(), code::ENOTSUP);
+}
+
+#[test]
+fn genop_checks_op_and_args() {
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    // Missing op arg.
+    let e = s.genop(&mut Args::new(), &mut Args::new()).unwrap_err();
+    assert_eq!(e.code(), code::EINVAL);
+    // Unknown op id.
+    let op = 99u8;
+    let mut r = Args::new();
+    r.scalar(&op);
+    let e = s.genop(&mut r, &mut Args::new()).unwrap_err();
+    assert_eq!(e.code(), code::ENOTSUP);
+    // Noop through genop works.
+    let op = OpType::Noop.raw() as u8;
+    let mut r = Args::new();
+    r.scalar(&op);
+    s.genop(&mut r, &mut Args::new()).unwrap();
+    // Exec with a wrong arg type names the arg.
+    let op = OpType::Exec.raw() as u8;
+    let lib = 5i64;
+    let mut r = Args::new();
+    r.scalar(&op).scalar(&lib).string(c"f");
+    let e = s.genop(&mut r, &mut Args::new()).unwrap_err();
+    assert_eq!(e.code(), code::EINVAL);
+    assert_eq!(
+        e.to_string(),
+        "exec: read arg 0 (library) must be string, got int64"
+    );
+}
+
+#[test]
+fn exec_of_missing_library_is_enoent_naming_it() {
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    let e = s
+        .exec(
+            "/nonexistent/libx.so",
+            "f",
+            &mut Args::new(),
+            &mut Args::new(),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), code::ENOENT);
+    assert!(e.to_string().contains("/nonexistent/libx.so"), "{e}");
+}
+
+#[test]
+fn exec_and_exec_with_resource_run_real_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = cc(
+        dir.path(),
+        "libtriple",
+        r#"
+        #include <stddef.h>
+        #include <stdint.h>
+        struct vaccel_arg { void *buf; size_t size; uint32_t type; uint32_t id; _Bool owned; };
+        int triple(struct vaccel_arg *r, size_t nr, struct vaccel_arg *w, size_t nw) {
+            if (nr != 1 || nw != 1) return 22;
+            *(int32_t *)w[0].buf = 3 * *(int32_t *)r[0].buf;
+            return 0;
+        }
+        "#,
+    );
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    let input = 14i32;
+    let mut output = 0i32;
+    let mut r = Args::new();
+    r.scalar(&input);
+    let mut w = Args::new();
+    w.scalar_mut(&mut output);
+    s.exec(lib.to_str().unwrap(), "triple", &mut r, &mut w)
+        .unwrap();
+    drop(w);
+    assert_eq!(output, 42);
+
+    let res = Resource::from_path(&lib, ResourceType::Lib).unwrap();
+    // Not registered yet: ENOENT.
+    let mut r = Args::new();
+    r.scalar(&input);
+    let e = s
+        .exec_with_resource(&res, "triple", &mut r, &mut Args::new())
+        .unwrap_err();
+    assert_eq!(e.code(), code::ENOENT);
+    s.register(&res).unwrap();
+    assert_eq!(s.register(&res).unwrap_err().code(), code::EEXIST);
+    assert_eq!(res.check_releasable().unwrap_err().code(), code::EBUSY);
+    let mut output = 0i32;
+    let mut w = Args::new();
+    w.scalar_mut(&mut output);
+    s.exec_with_resource(&res, "triple", &mut r, &mut w)
+        .unwrap();
+    drop(w);
+    assert_eq!(output, 42);
+    // Wrong arg count is the function's own EINVAL, passed through.
+    let e = s
+        .exec_with_resource(&res, "triple", &mut Args::new(), &mut Args::new())
+        .unwrap_err();
+    assert_eq!(e.code(), 22);
+    s.unregister(&res).unwrap();
+    assert_eq!(s.unregister(&res).unwrap_err().code(), code::ENOENT);
+    res.check_releasable().unwrap();
+}
+
+#[test]
+fn release_twice_is_an_error_and_ops_after_release_fail() {
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    s.release().unwrap();
+    assert_eq!(s.release().unwrap_err().code(), code::EINVAL);
+    assert!(matches!(s.noop().unwrap_err(), Error::SessionReleased(_)));
+}
+
+#[test]
+fn profiling_records_ops_when_enabled() {
+    let rt = Runtime::builder()
+        .builtin(vaccel_plugin_exec::descriptor())
+        .config(Config {
+            profiling_enabled: true,
+            ..Config::default()
+        })
+        .build()
+        .unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    for _ in 0..5 {
+        s.noop().unwrap();
+    }
+    let p = s.profile();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].op, OpType::Noop);
+    assert_eq!(p[0].count, 5);
+}
+
+#[test]
+fn dynamic_noop_replaces_builtin_and_is_reported_dynamic() {
+    let so = target_dir().join("libvaccel_noop.so");
+    if !so.exists() {
+        panic!(
+            "{} not built; run `cargo build --workspace` first (scripts/test.sh does)",
+            so.display()
+        );
+    }
+    let rt = runtime(&[so.to_str().unwrap()]).unwrap();
+    let noops: Vec<_> = rt.plugins().iter().filter(|p| p.name() == "noop").collect();
+    assert_eq!(noops.len(), 1);
+    assert!(matches!(
+        noops[0].source(),
+        vaccel::PluginSource::Dynamic(_)
+    ));
+    // It was named, so it is first: a default session binds it.
+    let s = Session::new(&rt, 0).unwrap();
+    assert_eq!(s.plugin().name(), "noop");
+    let out = s.image_classify(b"x").unwrap();
+    assert!(out.text.contains("noop plugin"));
+}
+
+#[test]
+fn bad_plugin_entries_are_refused_with_their_names() {
+    let e = runtime(&["/nonexistent/libvaccel_gone.so"]).unwrap_err();
+    assert_eq!(e.code(), code::ENOENT);
+    assert!(
+        e.to_string().contains("/nonexistent/libvaccel_gone.so"),
+        "{e}"
+    );
+
+    let e = runtime(&["nosuchbuiltin"]).unwrap_err();
+    assert_eq!(e.code(), code::ENOENT);
+    assert!(
+        e.to_string().contains("\"nosuchbuiltin\"") && e.to_string().contains("exec, noop"),
+        "{e}"
+    );
+
+    let e = runtime(&["exec", "exec"]).unwrap_err();
+    assert!(e.to_string().contains("exec"), "{e}");
+}
+
+#[test]
+fn broken_plugin_files_are_elibbad_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not a shared object at all.
+    let text = dir.path().join("libtext.so");
+    std::fs::write(&text, "this is not an ELF file").unwrap();
+    let e = runtime(&[text.to_str().unwrap()]).unwrap_err();
+    assert_eq!(e.code(), code::ELIBBAD);
+    assert!(
+        e.to_string().contains("libtext.so") && e.to_string().contains("cannot load shared object"),
+        "{e}"
+    );
+
+    // A shared object without the entry symbol.
+    let plain = cc(dir.path(), "libplain", "int something(void) { return 1; }");
+    let e = runtime(&[plain.to_str().unwrap()]).unwrap_err();
+    assert_eq!(e.code(), code::ELIBBAD);
+    assert!(
+        e.to_string()
+            .contains("missing symbol `vaccel_plugin_entry`"),
+        "{e}"
+    );
+
+    // An upstream C plugin (exports `vaccel_plugin`).
+    let upstream = cc(dir.path(), "libupstream", "int vaccel_plugin = 1;");
+    let e = runtime(&[upstream.to_str().unwrap()]).unwrap_err();
+    assert_eq!(e.code(), code::ELIBBAD);
+    assert!(e.to_string().contains("upstream C vAccel plugin"), "{e}");
+
+    // A plugin built for another ABI major.
+    let future = cc(
+        dir.path(),
+        "libfuture",
+        r#"
+        #include <stdint.h>
+        struct desc { uint32_t major, minor, size, type; };
+        static const struct desc d = { 99, 3, sizeof(struct desc), 1 };
+        const void *vaccel_plugin_entry(void) { return &d; }
+        "#,
+    );
+    let e = runtime(&[future.to_str().unwrap()]).unwrap_err();
+    assert_eq!(e.code(), code::ELIBBAD);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("libfuture.so") && msg.contains("99.3") && msg.contains("1.0"),
+        "{msg}"
+    );
+
+    // An entry that returns NULL.
+    let null = cc(
+        dir.path(),
+        "libnull",
+        "const void *vaccel_plugin_entry(void) { return 0; }",
+    );
+    let e = runtime(&[null.to_str().unwrap()]).unwrap_err();
+    assert_eq!(e.code(), code::ELIBBAD);
+    assert!(e.to_string().contains("returned NULL"), "{e}");
+}
+
+#[test]
+fn arg_size_mismatch_is_einval() {
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, plugin_type::DEBUG).unwrap();
+    let mut out = [0f32; 3];
+    // C needs m*ldc = 4 floats; only 3 given.
+    let e = s
+        .sgemm(
+            2,
+            2,
+            1,
+            1.0,
+            &[1.0, 2.0],
+            1,
+            &[1.0, 2.0],
+            2,
+            0.0,
+            &mut out,
+            2,
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), code::EINVAL);
+    assert!(e.to_string().contains("C holds 3 floats"), "{e}");
+    let _ = ArgType::Buffer;
+}
