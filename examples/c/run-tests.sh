@@ -86,5 +86,5 @@ else
 	bad "static libvaccel.a" "$(cat "$out/static.log")"
 fi
 
-echo "c-examples: $pass passed, $fail failed"
+echo "examples: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

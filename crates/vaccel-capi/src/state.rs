@@ -299,20 +299,23 @@ fn session_init(s: &mut CSession, flags: u32) -> CResult {
 pub unsafe extern "C" fn vaccel_session_release(sess: *mut CSession) -> c_int {
     guard("vaccel_session_release", || {
         // SAFETY: per the contract.
-        let s = unsafe { obj_mut(sess, "sess") }?;
-        let st = state()?;
-        let session = st
-            .sessions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&s.id)
-            .ok_or(Error::NotFound {
-                what: "session",
-                id: s.id,
-            })?;
-        s.id = 0;
-        session.release()
+        session_release(unsafe { obj_mut(sess, "sess") }?)
     })
+}
+
+/// Take the session out of the map (so a second release is "not found") and release it.
+fn session_release(s: &mut CSession) -> CResult {
+    let session = state()?
+        .sessions
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&s.id)
+        .ok_or(Error::NotFound {
+            what: "session",
+            id: s.id,
+        })?;
+    s.id = 0;
+    session.release()
 }
 
 /// # Safety
@@ -343,18 +346,11 @@ pub unsafe extern "C" fn vaccel_session_new(sess: *mut *mut CSession, flags: u32
 pub unsafe extern "C" fn vaccel_session_delete(sess: *mut CSession) -> c_int {
     guard("vaccel_session_delete", || {
         // SAFETY: per the contract.
-        let s = unsafe { obj_mut(sess, "sess") }?;
-        let st = state()?;
-        let session = st
-            .sessions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&s.id)
-            .ok_or(Error::NotFound {
-                what: "session",
-                id: s.id,
-            })?;
-        let result = session.release();
+        let result = session_release(unsafe { obj_mut(sess, "sess") }?);
+        if matches!(result, Err(Error::NotFound { .. })) {
+            // Not a live session: never free memory we cannot vouch for.
+            return result;
+        }
         // SAFETY: allocated by vaccel_session_new with calloc; it was live (found above).
         unsafe { libc::free(sess.cast()) };
         result
