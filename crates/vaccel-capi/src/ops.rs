@@ -1,12 +1,14 @@
 //! The op functions: each builds the op's argument arrays (genop layout) over the
 //! caller's memory — no copies — and runs it through the session.
 
-use crate::state::{CResource, CResult, CSession, c_str, guard, null, obj, session_of, state};
+use crate::state::{
+    CResource, CResult, CSession, c_str, guard, null, obj, session_of, state, with_session,
+};
 use std::ffi::{c_char, c_int, c_void};
 use vaccel_plugin::abi::VaccelArg;
 use vaccel_plugin::ops::matrix_len;
 use vaccel_plugin::{ArgType, Args, OpType};
-use vaccel_rt::Error;
+use vaccel_rt::{Error, Session};
 
 fn arg(buf: *const c_void, size: usize, ty: ArgType) -> VaccelArg {
     VaccelArg {
@@ -53,8 +55,6 @@ unsafe fn run(
     read: &mut [VaccelArg],
     write: &mut [VaccelArg],
 ) -> CResult {
-    // SAFETY: per the contract.
-    let s = unsafe { session_of(sess) }?;
     // SAFETY: the arrays are ours, their buffers valid per the contract.
     let (mut r, mut w) = unsafe {
         (
@@ -62,7 +62,8 @@ unsafe fn run(
             Args::from_raw(write.as_mut_ptr(), write.len()),
         )
     };
-    s.call(op, &mut r, &mut w)
+    // SAFETY: per the contract.
+    unsafe { with_session(sess, |s| s.call(op, &mut r, &mut w)) }
 }
 
 /// # Safety
@@ -70,7 +71,9 @@ unsafe fn run(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vaccel_noop(sess: *mut CSession) -> c_int {
     // SAFETY: per the contract.
-    guard("vaccel_noop", || unsafe { session_of(sess) }?.noop())
+    guard("vaccel_noop", || unsafe {
+        with_session(sess, Session::noop)
+    })
 }
 
 /// # Safety
@@ -85,12 +88,11 @@ pub unsafe extern "C" fn vaccel_genop(
 ) -> c_int {
     guard("vaccel_genop", || {
         // SAFETY: per the contract.
-        let s = unsafe { session_of(sess) }?;
-        // SAFETY: per the contract.
         let mut r = unsafe { view(read, count(nr_read, "nr_read")?, "read") }?;
         // SAFETY: per the contract.
         let mut w = unsafe { view(write, count(nr_write, "nr_write")?, "write") }?;
-        s.genop(&mut r, &mut w)
+        // SAFETY: per the contract.
+        unsafe { with_session(sess, |s| s.genop(&mut r, &mut w)) }
     })
 }
 

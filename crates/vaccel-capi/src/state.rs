@@ -1,12 +1,13 @@
 //! Library state (runtime + id-keyed session and resource maps), the panic/error guard
 //! every entry point runs in, and the core, session, resource and log functions.
 
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use vaccel_plugin::{OpType, ResourceType, code};
 use vaccel_rt::{Config, Error, Resource, Runtime, Session};
 
@@ -31,13 +32,69 @@ pub struct CResource {
     pub priv_: *mut c_void,
 }
 
-pub(crate) struct State {
-    pub(crate) rt: Runtime,
-    sessions: RwLock<HashMap<i64, Session>>,
-    resources: RwLock<HashMap<i64, Resource>>,
+/// Ids are process-unique counters, not attacker-chosen keys: hash them with one multiply
+/// instead of SipHash (this lookup is on every op's path).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
-static STATE: RwLock<Option<Arc<State>>> = RwLock::new(None);
+type Ids<V> = HashMap<i64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// An id-keyed map that readers use without locking: the map is copy-on-write behind an
+/// `ArcSwap`, so an op looks its session up with two atomic operations and never waits
+/// for (or blocks) a session being created or released elsewhere.
+pub(crate) struct IdMap<V> {
+    map: ArcSwap<Ids<V>>,
+    writer: Mutex<()>,
+}
+
+impl<V: Clone> IdMap<V> {
+    fn new() -> Self {
+        IdMap {
+            map: ArcSwap::from_pointee(Ids::default()),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// Run `f` on the value with this id (no clone, no lock).
+    pub(crate) fn with<R>(&self, id: i64, f: impl FnOnce(&V) -> R) -> Option<R> {
+        self.map.load().get(&id).map(f)
+    }
+
+    fn get(&self, id: i64) -> Option<V> {
+        self.with(id, V::clone)
+    }
+
+    fn update<R>(&self, f: impl FnOnce(&mut Ids<V>) -> R) -> R {
+        let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = Ids::clone(&self.map.load());
+        let r = f(&mut next);
+        self.map.store(Arc::new(next));
+        r
+    }
+}
+
+pub(crate) struct State {
+    pub(crate) rt: Runtime,
+    pub(crate) sessions: IdMap<Session>,
+    resources: IdMap<Resource>,
+}
+
+static STATE: ArcSwapOption<State> = ArcSwapOption::const_empty();
+static STATE_INIT: Mutex<()> = Mutex::new(());
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -64,22 +121,31 @@ fn build_state() -> CResult<State> {
         .build()?;
     Ok(State {
         rt,
-        sessions: RwLock::default(),
-        resources: RwLock::default(),
+        sessions: IdMap::new(),
+        resources: IdMap::new(),
     })
+}
+
+/// Run `f` with the library state, starting it on first use. The fast path is one
+/// lock-free load.
+pub(crate) fn with_state<R>(f: impl FnOnce(&State) -> CResult<R>) -> CResult<R> {
+    if let Some(st) = STATE.load().as_ref() {
+        return f(st);
+    }
+    f(&*state()?)
 }
 
 /// The library state, started on first use.
 pub(crate) fn state() -> CResult<Arc<State>> {
-    if let Some(s) = STATE.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        return Ok(s.clone());
+    if let Some(s) = STATE.load_full() {
+        return Ok(s);
     }
-    let mut w = STATE.write().unwrap_or_else(|e| e.into_inner());
-    if let Some(s) = w.as_ref() {
-        return Ok(s.clone());
+    let _init = STATE_INIT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = STATE.load_full() {
+        return Ok(s);
     }
     let s = Arc::new(build_state()?);
-    *w = Some(s.clone());
+    STATE.store(Some(s.clone()));
     Ok(s)
 }
 
@@ -151,28 +217,36 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, what: &str) -> CResult<&'a str>
 
 impl State {
     pub(crate) fn session(&self, sess: &CSession) -> CResult<Session> {
-        self.sessions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&sess.id)
-            .cloned()
-            .ok_or(Error::NotFound {
-                what: "session",
-                id: sess.id,
-            })
+        self.sessions.get(sess.id).ok_or(Error::NotFound {
+            what: "session",
+            id: sess.id,
+        })
     }
 
     pub(crate) fn resource(&self, res: &CResource) -> CResult<Resource> {
-        self.resources
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&res.id)
-            .cloned()
-            .ok_or(Error::NotFound {
-                what: "resource",
-                id: res.id,
-            })
+        self.resources.get(res.id).ok_or(Error::NotFound {
+            what: "resource",
+            id: res.id,
+        })
     }
+}
+
+/// Run `f` on the session behind a C pointer, without cloning or locking.
+///
+/// # Safety
+/// `sess` is NULL or points to a valid `struct vaccel_session`.
+pub(crate) unsafe fn with_session(
+    sess: *const CSession,
+    f: impl FnOnce(&Session) -> CResult,
+) -> CResult {
+    // SAFETY: per the contract.
+    let id = unsafe { obj(sess, "sess") }?.id;
+    with_state(|st| {
+        st.sessions.with(id, f).unwrap_or(Err(Error::NotFound {
+            what: "session",
+            id,
+        }))
+    })
 }
 
 /// Look up the session behind a C pointer.
@@ -193,22 +267,14 @@ pub extern "C" fn vaccel_bootstrap() -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn vaccel_cleanup() -> c_int {
     guard("vaccel_cleanup", || {
-        let taken = STATE.write().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(st) = taken {
-            let sessions: Vec<Session> = st
-                .sessions
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .drain()
-                .map(|(_, s)| s)
-                .collect();
+        let _init = STATE_INIT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(st) = STATE.swap(None) {
+            let sessions: Vec<Session> =
+                st.sessions.update(|m| m.drain().map(|(_, s)| s).collect());
             for s in sessions {
                 let _ = s.release();
             }
-            st.resources
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+            st.resources.update(Ids::clear);
         }
         Ok(())
     })
@@ -216,7 +282,7 @@ pub extern "C" fn vaccel_cleanup() -> c_int {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn vaccel_is_initialized() -> bool {
-    STATE.read().map(|s| s.is_some()).unwrap_or(false)
+    STATE.load().is_some()
 }
 
 #[unsafe(no_mangle)]
@@ -286,10 +352,7 @@ fn session_init(s: &mut CSession, flags: u32) -> CResult {
     s.remote_id = 0;
     s.hint = flags;
     s.priv_ = std::ptr::null_mut();
-    st.sessions
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(session.id(), session);
+    st.sessions.update(|m| m.insert(session.id(), session));
     Ok(())
 }
 
@@ -307,9 +370,7 @@ pub unsafe extern "C" fn vaccel_session_release(sess: *mut CSession) -> c_int {
 fn session_release(s: &mut CSession) -> CResult {
     let session = state()?
         .sessions
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&s.id)
+        .update(|m| m.remove(&s.id))
         .ok_or(Error::NotFound {
             what: "session",
             id: s.id,
@@ -390,10 +451,7 @@ fn publish(res: &mut CResource, r: Resource) -> CResult {
     res.type_ = r.resource_type().raw();
     res.nr_blobs = r.blobs().len();
     res.priv_ = std::ptr::null_mut();
-    st.resources
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(r.id(), r);
+    st.resources.update(|m| m.insert(r.id(), r));
     Ok(())
 }
 
@@ -486,13 +544,15 @@ pub unsafe extern "C" fn vaccel_resource_release(res: *mut CResource) -> c_int {
 
 fn resource_release(r: &mut CResource) -> CResult {
     let st = state()?;
-    let mut map = st.resources.write().unwrap_or_else(|e| e.into_inner());
-    let found = map.get(&r.id).ok_or(Error::NotFound {
-        what: "resource",
-        id: r.id,
+    st.resources.update(|map| {
+        let found = map.get(&r.id).ok_or(Error::NotFound {
+            what: "resource",
+            id: r.id,
+        })?;
+        found.check_releasable()?;
+        map.remove(&r.id);
+        Ok::<(), Error>(())
     })?;
-    found.check_releasable()?;
-    map.remove(&r.id);
     r.id = 0;
     r.nr_blobs = 0;
     Ok(())

@@ -253,8 +253,56 @@ fn check_side(
 ///
 /// # Errors
 /// [`ArgError`] naming the op and the first argument that does not fit.
+#[inline]
 pub fn check_args(op: OpType, read: &[VaccelArg], write: &[VaccelArg]) -> Result<(), ArgError> {
     let Some(s) = schema(op) else { return Ok(()) };
+    // Every call goes through here twice (runtime and plugin side): decide with plain
+    // comparisons and build the error, with its message, only when something is wrong.
+    if side_fits(s.read, s.variadic, read) && side_fits(s.write, s.variadic, write) {
+        return Ok(());
+    }
+    describe_misfit(op, s, read, write)
+}
+
+#[inline]
+fn side_fits(specs: &[ArgSpec], variadic: bool, args: &[VaccelArg]) -> bool {
+    let count_ok = if variadic {
+        args.len() >= specs.len()
+    } else {
+        args.len() == specs.len()
+    };
+    count_ok
+        && specs
+            .iter()
+            .zip(args)
+            .all(|(spec, arg)| arg.arg_type == spec.ty.raw() && shape_fits(arg, spec.ty))
+}
+
+#[inline]
+fn shape_fits(arg: &VaccelArg, ty: ArgType) -> bool {
+    if arg.size > 0 && arg.buf.is_null() {
+        return false;
+    }
+    match ty.element_size() {
+        None => true,
+        Some(elem) => {
+            let size_ok = if ty.is_array() {
+                arg.size.is_multiple_of(elem)
+            } else {
+                arg.size == elem
+            };
+            size_ok && (arg.size == 0 || (arg.buf as usize).is_multiple_of(elem))
+        }
+    }
+}
+
+#[cold]
+fn describe_misfit(
+    op: OpType,
+    s: &OpSchema,
+    read: &[VaccelArg],
+    write: &[VaccelArg],
+) -> Result<(), ArgError> {
     check_side(op, Dir::Read, s.read, s.variadic, read)?;
     check_side(op, Dir::Write, s.write, s.variadic, write)
 }

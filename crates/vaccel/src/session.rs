@@ -8,14 +8,16 @@ use crate::prof::{Profile, Region};
 use crate::registry::{LoadedPlugin, Routes};
 use crate::resource::Resource;
 use crate::runtime::Runtime;
+use arc_swap::ArcSwap;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 use vaccel_plugin::ops::{self, ImageOp};
 use vaccel_plugin::{ArgType, Args, Classification, OpType, ResourceTable, SessionCtx};
 
 static NEXT_ID: AtomicI64 = AtomicI64::new(1);
+static EMPTY_TABLE: LazyLock<ResourceTable> = LazyLock::new(ResourceTable::empty);
 
 struct SessionInner {
     id: i64,
@@ -24,7 +26,10 @@ struct SessionInner {
     bound: usize,
     routes: Routes,
     /// What calls hand to plugins; replaced whole on (un)registration.
-    table: RwLock<Arc<ResourceTable>>,
+    table: ArcSwap<ResourceTable>,
+    /// Whether `table` is non-empty: calls of sessions without resources (most) skip
+    /// loading it.
+    has_resources: AtomicBool,
     registered: Mutex<Vec<Resource>>,
     profile: Option<Mutex<Profile>>,
     released: AtomicBool,
@@ -83,7 +88,8 @@ impl SessionInner {
                 first_err.get_or_insert(self.plugin_error(self.bound, "resource_unregister", e));
             }
         }
-        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ResourceTable::empty());
+        self.has_resources.store(false, Ordering::Release);
+        self.table.store(Arc::new(ResourceTable::empty()));
         if let Err(e) = plugin.session_release(self.id) {
             first_err.get_or_insert(self.plugin_error(self.bound, "session_release", e));
         }
@@ -147,7 +153,8 @@ impl Session {
                 rt: rt.clone(),
                 bound,
                 routes,
-                table: RwLock::new(Arc::new(ResourceTable::empty())),
+                table: ArcSwap::from_pointee(ResourceTable::empty()),
+                has_resources: AtomicBool::new(false),
                 registered: Mutex::new(Vec::new()),
                 profile: rt
                     .config()
@@ -194,7 +201,10 @@ impl Session {
 
     fn rebuild_table(&self, registered: &[Resource]) {
         let table = ResourceTable::new(registered.iter().map(|r| r.inner.host.clone()).collect());
-        *self.inner.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        self.inner.table.store(Arc::new(table));
+        self.inner
+            .has_resources
+            .store(!registered.is_empty(), Ordering::Release);
     }
 
     /// Register a resource: the session's plugins can use it from now on.
@@ -211,12 +221,7 @@ impl Session {
             });
         }
         let plugin = &self.plugin().handle;
-        let table = self
-            .inner
-            .table
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let table = self.inner.table.load();
         let ctx = SessionCtx {
             id: self.id(),
             hint: self.hint(),
@@ -303,14 +308,13 @@ impl Session {
         tracing::debug!(session = self.inner.id, op = %op, plugin = plugin.name(), "dispatch");
         let table = self
             .inner
-            .table
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+            .has_resources
+            .load(Ordering::Acquire)
+            .then(|| self.inner.table.load());
         let ctx = SessionCtx {
             id: self.inner.id,
             hint: self.inner.hint,
-            resources: &table,
+            resources: table.as_ref().map_or(&*EMPTY_TABLE, |t| &**t),
         };
         let started = self.inner.profile.as_ref().map(|_| Instant::now());
         let result = plugin.handle.call(&ctx, op, read, write);
