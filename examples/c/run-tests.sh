@@ -62,6 +62,11 @@ build arg_array && run arg_array && expect arg_array "count: 5" "int32: -7" "dou
 	"string: hello" "bool: true" "point: (3, 4)" "after set: 99" "wrong type: VACCEL_EINVAL" \
 	"past the end: VACCEL_EINVAL" "NULL array: VACCEL_EINVAL" "second release: VACCEL_EINVAL" "NULL session: VACCEL_EINVAL"
 
+build tensors && run tensors && expect tensors "torch tensor: 4 dims, [1,3,224,224], 602112 bytes, owned=1" \
+	"take_data: ok, 602112 bytes, tensor now empty: yes" "tflite tensor: 2 dims, 16 bytes, owned=0" \
+	"tf node: serving_default_input/0, status 0 ok" "NULL tensor: VACCEL_EINVAL" "negative dims: VACCEL_EINVAL" \
+	"torch_model_load: VACCEL_ENOTSUP"
+
 # The noop plugin loaded dynamically answers for a DEBUG session... and says so.
 if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_noop.so" "$out/noop" 1 >"$out/noop.out" 2>"$out/noop.err"; then
 	expect noop "noop: 1 call(s) ok"

@@ -18,5 +18,6 @@ mod arg;
 mod ops;
 mod prof;
 mod state;
+mod tensor;
 
 pub use state::{vaccel_bootstrap, vaccel_cleanup, vaccel_is_initialized, vaccel_last_error};

@@ -1,11 +1,12 @@
 //! [`Runtime`]: the loaded plugins and the configuration. Sessions are created against a
-//! runtime; a process usually has one ([`Runtime::global`]), tests make as many as they like.
+//! runtime; a process usually has one (the C API keeps one per process), tests make as many
+//! as they like.
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::registry::{LoadedPlugin, PluginSource, Registry};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use vaccel_plugin::abi::PluginDescriptor;
 use vaccel_plugin::{PluginHandle, loader};
 
@@ -177,26 +178,5 @@ impl Runtime {
     /// Loaded plugins, in priority order.
     pub fn plugins(&self) -> &[LoadedPlugin] {
         &self.inner.registry.plugins
-    }
-
-    /// The process-wide runtime, built on first use by `init` (the C API builds it from the
-    /// environment with its built-ins). Later calls return the same result; a failed start
-    /// is remembered so every call reports it.
-    ///
-    /// # Errors
-    /// The error of the first (failed) start, as `(code, message)`.
-    pub fn global(
-        init: impl FnOnce() -> Result<Runtime>,
-    ) -> Result<&'static Runtime, (i32, &'static str)> {
-        static GLOBAL: OnceLock<Result<Runtime, (i32, String)>> = OnceLock::new();
-        match GLOBAL.get_or_init(|| {
-            init().map_err(|e| {
-                tracing::error!("vAccel runtime failed to start: {e}");
-                (e.code(), e.to_string())
-            })
-        }) {
-            Ok(rt) => Ok(rt),
-            Err((code, msg)) => Err((*code, msg.as_str())),
-        }
     }
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Framework tensor types and model ops (Torch, TensorFlow, TFLite). The types and dtype
- * numbers are upstream's. The model ops exist so programs link; until a model-running
- * plugin is installed they return VACCEL_ENOTSUP.
+ * numbers are upstream's. The tensor helpers work; the model ops exist so programs
+ * link, and return VACCEL_ENOTSUP until tensors are carried to a model-running plugin.
  */
 #pragma once
 
@@ -121,6 +121,67 @@ struct vaccel_tf_status {
 	uint8_t code;
 	char *message;
 };
+
+/*
+ * Tensor helpers (same pattern for torch, tf and tflite): _init / _new copy `dims` and
+ * leave data unset; _allocate also allocates `total_size` zeroed bytes owned by the
+ * tensor; _set_data points at the caller's data (not owned); _take_data hands the data,
+ * and its ownership, to the caller; _release / _delete free dims and owned data.
+ */
+int vaccel_torch_tensor_init(struct vaccel_torch_tensor *tensor, int64_t nr_dims,
+			     const int64_t *dims, enum vaccel_torch_data_type type);
+int vaccel_torch_tensor_release(struct vaccel_torch_tensor *tensor);
+int vaccel_torch_tensor_new(struct vaccel_torch_tensor **tensor, int64_t nr_dims,
+			    const int64_t *dims, enum vaccel_torch_data_type type);
+int vaccel_torch_tensor_allocate(struct vaccel_torch_tensor **tensor, int64_t nr_dims,
+				 const int64_t *dims, enum vaccel_torch_data_type type,
+				 size_t total_size);
+int vaccel_torch_tensor_delete(struct vaccel_torch_tensor *tensor);
+int vaccel_torch_tensor_set_data(struct vaccel_torch_tensor *tensor, void *data, size_t size);
+int vaccel_torch_tensor_take_data(struct vaccel_torch_tensor *tensor, void **data, size_t *size);
+
+int vaccel_tf_tensor_init(struct vaccel_tf_tensor *tensor, int nr_dims, const int64_t *dims,
+			  enum vaccel_tf_data_type type);
+int vaccel_tf_tensor_release(struct vaccel_tf_tensor *tensor);
+int vaccel_tf_tensor_new(struct vaccel_tf_tensor **tensor, int nr_dims, const int64_t *dims,
+			 enum vaccel_tf_data_type type);
+int vaccel_tf_tensor_allocate(struct vaccel_tf_tensor **tensor, int nr_dims, const int64_t *dims,
+			      enum vaccel_tf_data_type type, size_t total_size);
+int vaccel_tf_tensor_delete(struct vaccel_tf_tensor *tensor);
+int vaccel_tf_tensor_set_data(struct vaccel_tf_tensor *tensor, void *data, size_t size);
+int vaccel_tf_tensor_take_data(struct vaccel_tf_tensor *tensor, void **data, size_t *size);
+
+int vaccel_tflite_tensor_init(struct vaccel_tflite_tensor *tensor, int nr_dims,
+			      const int32_t *dims, enum vaccel_tflite_data_type type);
+int vaccel_tflite_tensor_release(struct vaccel_tflite_tensor *tensor);
+int vaccel_tflite_tensor_new(struct vaccel_tflite_tensor **tensor, int nr_dims,
+			     const int32_t *dims, enum vaccel_tflite_data_type type);
+int vaccel_tflite_tensor_allocate(struct vaccel_tflite_tensor **tensor, int nr_dims,
+				  const int32_t *dims, enum vaccel_tflite_data_type type,
+				  size_t total_size);
+int vaccel_tflite_tensor_delete(struct vaccel_tflite_tensor *tensor);
+int vaccel_tflite_tensor_set_data(struct vaccel_tflite_tensor *tensor, void *data, size_t size);
+int vaccel_tflite_tensor_take_data(struct vaccel_tflite_tensor *tensor, void **data,
+				   size_t *size);
+
+/* Buffers: _init / _new take ownership of malloc'd `data` (freed by _release / _delete);
+ * _take_data gives it back. */
+int vaccel_torch_buffer_init(struct vaccel_torch_buffer *buffer, char *data, size_t size);
+int vaccel_torch_buffer_release(struct vaccel_torch_buffer *buffer);
+int vaccel_torch_buffer_new(struct vaccel_torch_buffer **buffer, char *data, size_t size);
+int vaccel_torch_buffer_delete(struct vaccel_torch_buffer *buffer);
+int vaccel_torch_buffer_take_data(struct vaccel_torch_buffer *buffer, void **data, size_t *size);
+int vaccel_tf_buffer_init(struct vaccel_tf_buffer *buffer, void *data, size_t size);
+int vaccel_tf_buffer_release(struct vaccel_tf_buffer *buffer);
+int vaccel_tf_buffer_new(struct vaccel_tf_buffer **buffer, void *data, size_t size);
+int vaccel_tf_buffer_delete(struct vaccel_tf_buffer *buffer);
+int vaccel_tf_buffer_take_data(struct vaccel_tf_buffer *buffer, void **data, size_t *size);
+
+/* TF nodes and statuses copy their strings; _release frees them. */
+int vaccel_tf_node_init(struct vaccel_tf_node *node, const char *name, int id);
+int vaccel_tf_node_release(struct vaccel_tf_node *node);
+int vaccel_tf_status_init(struct vaccel_tf_status *status, uint8_t code, const char *message);
+int vaccel_tf_status_release(struct vaccel_tf_status *status);
 
 int vaccel_torch_model_load(struct vaccel_session *sess, struct vaccel_resource *model);
 int vaccel_torch_model_run(struct vaccel_session *sess, const struct vaccel_resource *model,
