@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -64,7 +65,14 @@ pub fn init(config: &Config) {
             builder.with_ansi(false).with_writer(Mutex::new(f)).finish(),
         ),
         None => {
-            tracing::subscriber::set_global_default(builder.with_writer(std::io::stderr).finish())
+            // Colour only for a person at a terminal, never in files, pipes or CI logs.
+            let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            tracing::subscriber::set_global_default(
+                builder
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr)
+                    .finish(),
+            )
         }
     };
     let _ = result;

@@ -343,3 +343,44 @@ fn arg_size_mismatch_is_einval() {
     assert!(e.to_string().contains("C holds 3 floats"), "{e}");
     let _ = ArgType::Buffer;
 }
+
+#[test]
+fn one_session_serves_many_threads_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = cc(
+        dir.path(),
+        "libsquare",
+        r#"
+        #include <stddef.h>
+        #include <stdint.h>
+        struct vaccel_arg { void *buf; size_t size; uint32_t type; uint32_t id; _Bool owned; };
+        int square(struct vaccel_arg *r, size_t nr, struct vaccel_arg *w, size_t nw) {
+            if (nr != 1 || nw != 1) return 22;
+            int64_t v = *(int64_t *)r[0].buf;
+            *(int64_t *)w[0].buf = v * v;
+            return 0;
+        }
+        "#,
+    );
+    let lib = lib.to_str().unwrap().to_string();
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..4i64 {
+            let (s, lib) = (&s, &lib);
+            scope.spawn(move || {
+                for i in 0..500i64 {
+                    let v = t * 1000 + i;
+                    let mut out = 0i64;
+                    let mut r = Args::new();
+                    r.scalar(&v);
+                    let mut w = Args::new();
+                    w.scalar_mut(&mut out);
+                    s.exec(lib, "square", &mut r, &mut w).unwrap();
+                    drop(w);
+                    assert_eq!(out, v * v);
+                }
+            });
+        }
+    });
+}

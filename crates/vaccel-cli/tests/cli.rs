@@ -1,0 +1,95 @@
+//! The `vaccel` command as a user runs it.
+
+use std::process::{Command, Output};
+
+fn vaccel(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vaccel"));
+    c.args(args)
+        .env_remove("VACCEL_PLUGINS")
+        .env_remove("VACCEL_LOG_LEVEL");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("vaccel runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn plugin_so(name: &str) -> String {
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_vaccel"));
+    let so = exe.parent().unwrap().join(format!("libvaccel_{name}.so"));
+    assert!(
+        so.exists(),
+        "{} not built; run `cargo build --workspace` first",
+        so.display()
+    );
+    so.to_string_lossy().into_owned()
+}
+
+#[test]
+fn plugins_lists_builtins_with_their_ops() {
+    let out = vaccel(&["plugins"], &[]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(s.contains("1. exec "), "{s}");
+    assert!(s.contains("2. noop "), "{s}");
+    assert!(s.contains("ops:    noop, exec, exec_with_resource"), "{s}");
+    assert!(s.contains("type:   DEBUG (0x100)"), "{s}");
+    assert_eq!(s.matches("source: built-in").count(), 2, "{s}");
+}
+
+#[test]
+fn plugins_shows_a_dynamic_plugin_as_dynamic() {
+    let so = plugin_so("noop");
+    let out = vaccel(&["plugins"], &[("VACCEL_PLUGINS", &so)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("1. noop "), "{s}");
+    assert!(s.contains(&format!("source: dynamic ({so})")), "{s}");
+    assert_eq!(
+        s.matches("noop ").count(),
+        1,
+        "the built-in noop is replaced: {s}"
+    );
+}
+
+#[test]
+fn debug_log_names_the_plugin_that_served_each_call() {
+    let out = vaccel(&["noop", "-n", "2"], &[("VACCEL_LOG_LEVEL", "4")]);
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("dispatch") && err.contains("plugin=\"exec\""),
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("ran 2 call(s) on plugin exec"));
+}
+
+#[test]
+fn bad_plugin_entry_fails_with_its_name() {
+    let out = vaccel(
+        &["plugins"],
+        &[("VACCEL_PLUGINS", "/nonexistent/libvaccel_zz.so")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/libvaccel_zz.so: no such file"),
+        "{err}"
+    );
+    let out = vaccel(&["plugins"], &[("VACCEL_LOG_LEVEL", "9")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("VACCEL_LOG_LEVEL=\"9\""));
+}
+
+#[test]
+fn debug_hint_session_runs_on_noop() {
+    let out = vaccel(&["noop", "--hint", "0x100"], &[]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("on plugin noop"));
+    let out = vaccel(&["noop", "--hint", "0x2"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no loaded plugin matches session hint 0x2 (GPU)"));
+}
