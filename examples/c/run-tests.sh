@@ -67,6 +67,34 @@ build tensors && run tensors && expect tensors "torch tensor: 4 dims, [1,3,224,2
 	"tf node: serving_default_input/0, status 0 ok" "NULL tensor: VACCEL_EINVAL" "negative dims: VACCEL_EINVAL" \
 	"torch_model_load: VACCEL_ENOTSUP"
 
+build misuse && run misuse && expect misuse "noop on forged session: VACCEL_ENOENT" \
+	"release forged session: VACCEL_ENOENT" "delete forged session: VACCEL_ENOENT" "NULL session init: VACCEL_EINVAL" \
+	"NULL resource path: VACCEL_EINVAL" "missing resource file: VACCEL_ENOENT" "bad resource type: VACCEL_EINVAL" \
+	"register forged resource: VACCEL_ENOENT" "negative sgemm dims: VACCEL_EINVAL" "register: VACCEL_OK" \
+	"register again: VACCEL_EEXIST" "unregister from other session: VACCEL_ENOENT" \
+	"sgemm with NULL matrices: VACCEL_EINVAL" "classify with no plugin: VACCEL_ENOTSUP" \
+	"genop with negative count: VACCEL_EINVAL" "genop with NULL args: VACCEL_EINVAL" \
+	"release session holding a resource: VACCEL_OK" "resource now free: VACCEL_OK" \
+	"noop on released session: VACCEL_ENOENT" "delete heap session: VACCEL_OK" \
+	"cleanup: VACCEL_OK, initialized after: no" "bootstrap again: VACCEL_OK"
+
+# The exec plugin loaded from its shared object runs the same functions (and the function's
+# calls into libvaccel's arg helpers resolve).
+if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_exec.so" "$out/exec" "$lib" >"$out/exec.out" 2>"$out/exec.err"; then
+	expect exec "exec: mytestfunc(21) = 42"
+else
+	bad "exec with dynamic exec plugin" "$(cat "$out/exec.err")"
+fi
+
+# C++ programs can include the headers too.
+if command -v c++ >/dev/null && echo '#include <vaccel.h>
+int main() { struct vaccel_session s; return vaccel_session_init(&s, 0) || vaccel_session_release(&s); }' \
+	| c++ -x c++ -std=c++20 -Wall -Wextra -Werror $cflags -o "$out/cxx" - $libs 2>"$out/cxx.log" && "$out/cxx"; then
+	ok "C++ include and link"
+else
+	bad "C++ include and link" "$(cat "$out/cxx.log" 2>/dev/null)"
+fi
+
 # The noop plugin loaded dynamically answers for a DEBUG session... and says so.
 if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_noop.so" "$out/noop" 1 >"$out/noop.out" 2>"$out/noop.err"; then
 	expect noop "noop: 1 call(s) ok"

@@ -2,6 +2,10 @@
 /* Operation ids (upstream vAccel 0.8 numbering; genop's read[0]). */
 #pragma once
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
 	VACCEL_OP_NOOP = 0,
 	VACCEL_OP_EXEC = 1,
@@ -32,3 +36,7 @@ typedef enum {
 
 /* Name of an op ("blas_sgemm"), or "unknown". The string is static. */
 const char *vaccel_op_type_to_str(vaccel_op_type_t op);
+
+#ifdef __cplusplus
+}
+#endif
