@@ -32,6 +32,200 @@ enum Command {
         #[arg(long, short = 'n', default_value_t = 1)]
         iterations: u64,
     },
+    /// Call `int SYMBOL(read, nr_read, write, nr_write)` in a shared library (the exec op).
+    Exec {
+        /// Path to the shared library.
+        library: String,
+        /// Function to call.
+        symbol: String,
+        /// An input argument, `TYPE:VALUE` (types: i8 i16 i32 i64 u8 u16 u32 u64 f32 f64
+        /// string); repeat for more.
+        #[arg(long = "in", value_name = "TYPE:VALUE")]
+        inputs: Vec<String>,
+        /// An output argument, `TYPE` or `TYPE:COUNT` (string:BYTES); repeat for more.
+        #[arg(long = "out", value_name = "TYPE[:COUNT]")]
+        outputs: Vec<String>,
+        /// Register the library as a LIB resource and use exec_with_resource.
+        #[arg(long)]
+        resource: bool,
+    },
+}
+
+/// One exec argument: its type and bytes.
+struct ExecArg {
+    ty: vaccel::ArgType,
+    elem: &'static str,
+    bytes: Vec<u8>,
+}
+
+fn parse_in(spec: &str) -> Result<ExecArg> {
+    let (ty, value) = spec
+        .split_once(':')
+        .with_context(|| format!("--in {spec:?}: expected TYPE:VALUE, e.g. i32:21"))?;
+    let bad = || anyhow::anyhow!("--in {spec:?}: {value:?} is not a valid {ty}");
+    use vaccel::ArgType as A;
+    let (t, elem, bytes) = match ty {
+        "i8" => (
+            A::Int8,
+            "i8",
+            value
+                .parse::<i8>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "i16" => (
+            A::Int16,
+            "i16",
+            value
+                .parse::<i16>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "i32" => (
+            A::Int32,
+            "i32",
+            value
+                .parse::<i32>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "i64" => (
+            A::Int64,
+            "i64",
+            value
+                .parse::<i64>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "u8" => (
+            A::Uint8,
+            "u8",
+            value
+                .parse::<u8>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "u16" => (
+            A::Uint16,
+            "u16",
+            value
+                .parse::<u16>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "u32" => (
+            A::Uint32,
+            "u32",
+            value
+                .parse::<u32>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "u64" => (
+            A::Uint64,
+            "u64",
+            value
+                .parse::<u64>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "f32" => (
+            A::Float32,
+            "f32",
+            value
+                .parse::<f32>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "f64" => (
+            A::Float64,
+            "f64",
+            value
+                .parse::<f64>()
+                .map_err(|_| bad())?
+                .to_ne_bytes()
+                .to_vec(),
+        ),
+        "string" => {
+            let mut b = value.as_bytes().to_vec();
+            b.push(0);
+            (A::String, "string", b)
+        }
+        _ => anyhow::bail!("--in {spec:?}: unknown type {ty:?}"),
+    };
+    Ok(ExecArg { ty: t, elem, bytes })
+}
+
+fn parse_out(spec: &str) -> Result<ExecArg> {
+    let (ty, count) = match spec.split_once(':') {
+        Some((t, n)) => (
+            t,
+            n.parse::<usize>()
+                .with_context(|| format!("--out {spec:?}: bad count"))?,
+        ),
+        None => (spec, if spec == "string" { 256 } else { 1 }),
+    };
+    use vaccel::ArgType as A;
+    let (scalar, array, elem, size) = match ty {
+        "i8" => (A::Int8, A::Int8Array, "i8", 1),
+        "i16" => (A::Int16, A::Int16Array, "i16", 2),
+        "i32" => (A::Int32, A::Int32Array, "i32", 4),
+        "i64" => (A::Int64, A::Int64Array, "i64", 8),
+        "u8" => (A::Uint8, A::Uint8Array, "u8", 1),
+        "u16" => (A::Uint16, A::Uint16Array, "u16", 2),
+        "u32" => (A::Uint32, A::Uint32Array, "u32", 4),
+        "u64" => (A::Uint64, A::Uint64Array, "u64", 8),
+        "f32" => (A::Float32, A::Float32Array, "f32", 4),
+        "f64" => (A::Float64, A::Float64Array, "f64", 8),
+        "string" => (A::String, A::String, "string", 1),
+        _ => anyhow::bail!("--out {spec:?}: unknown type {ty:?}"),
+    };
+    let bytes = count.checked_mul(size).context("--out: size overflows")?;
+    let ty = if count == 1 || elem == "string" {
+        scalar
+    } else {
+        array
+    };
+    Ok(ExecArg {
+        ty,
+        elem,
+        bytes: vec![0; bytes],
+    })
+}
+
+fn show(arg: &ExecArg) -> String {
+    fn each<const N: usize, T: std::fmt::Display>(b: &[u8], f: fn([u8; N]) -> T) -> String {
+        b.chunks_exact(N)
+            .map(|c| f(c.try_into().expect("chunk size")).to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    let b = &arg.bytes;
+    match arg.elem {
+        "i8" => each(b, i8::from_ne_bytes),
+        "i16" => each(b, i16::from_ne_bytes),
+        "i32" => each(b, i32::from_ne_bytes),
+        "i64" => each(b, i64::from_ne_bytes),
+        "u8" => each(b, u8::from_ne_bytes),
+        "u16" => each(b, u16::from_ne_bytes),
+        "u32" => each(b, u32::from_ne_bytes),
+        "u64" => each(b, u64::from_ne_bytes),
+        "f32" => each(b, f32::from_ne_bytes),
+        "f64" => each(b, f64::from_ne_bytes),
+        _ => {
+            let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
+            format!("{:?}", String::from_utf8_lossy(&b[..end]))
+        }
+    }
 }
 
 fn parse_hint(s: &str) -> Result<u32, String> {
@@ -105,6 +299,44 @@ fn run(cli: Cli) -> Result<()> {
                 took.as_secs_f64() * 1e3,
                 took.as_nanos() as f64 / iterations.max(1) as f64
             );
+            sess.release()?;
+        }
+        Command::Exec {
+            library,
+            symbol,
+            inputs,
+            outputs,
+            resource,
+        } => {
+            let ins = inputs
+                .iter()
+                .map(|s| parse_in(s))
+                .collect::<Result<Vec<_>>>()?;
+            let mut outs = outputs
+                .iter()
+                .map(|s| parse_out(s))
+                .collect::<Result<Vec<_>>>()?;
+            let sess = Session::new(&rt, 0)?;
+            let mut read = vaccel::Args::new();
+            for a in &ins {
+                read.bytes(&a.bytes, a.ty);
+            }
+            let mut write = vaccel::Args::new();
+            for a in outs.iter_mut() {
+                write.bytes_mut(&mut a.bytes, a.ty);
+            }
+            if resource {
+                let lib = vaccel::Resource::from_path(&library, vaccel::ResourceType::Lib)?;
+                sess.register(&lib)?;
+                sess.exec_with_resource(&lib, &symbol, &mut read, &mut write)?;
+                sess.unregister(&lib)?;
+            } else {
+                sess.exec(&library, &symbol, &mut read, &mut write)?;
+            }
+            drop(write);
+            for (i, a) in outs.iter().enumerate() {
+                println!("out[{i}] {}: {}", a.elem, show(a));
+            }
             sess.release()?;
         }
     }

@@ -93,3 +93,57 @@ fn debug_hint_session_runs_on_noop() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no loaded plugin matches session hint 0x2 (GPU)"));
 }
+
+/// Build examples/c/mytestlib.c (which calls libvaccel's arg helpers) into `dir`.
+fn mytestlib(dir: &std::path::Path) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = dir.join("libmytestlib.so");
+    let st = Command::new("cc")
+        .args(["-shared", "-fPIC", "-I"])
+        .arg(root.join("crates/vaccel-capi/include"))
+        .arg("-o")
+        .arg(&out)
+        .arg(root.join("examples/c/mytestlib.c"))
+        .status()
+        .expect("cc runs");
+    assert!(st.success());
+    out.to_string_lossy().into_owned()
+}
+
+#[test]
+fn exec_runs_a_function_that_uses_the_c_arg_helpers() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = mytestlib(dir.path());
+    for extra in [&[][..], &["--resource"][..]] {
+        let mut args = vec!["exec", &lib, "mytestfunc", "--in", "i32:21", "--out", "i32"];
+        args.extend_from_slice(extra);
+        let out = vaccel(&args, &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "out[0] i32: 42");
+    }
+}
+
+#[test]
+fn exec_failures_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = mytestlib(dir.path());
+    let out = vaccel(&["exec", &lib, "myfailingfunc"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("myfailingfunc returned 1"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = vaccel(&["exec", &lib, "nope"], &[]);
+    assert!(
+        text(&out.stderr).contains("symbol `nope` not found"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = vaccel(&["exec", &lib, "mytestfunc", "--in", "i32:abc"], &[]);
+    assert!(
+        text(&out.stderr).contains("\"abc\" is not a valid i32"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -8,6 +8,61 @@ use crate::sdk::PluginError;
 use std::ffi::{CString, c_int};
 use std::path::{Path, PathBuf};
 
+/// Make libvaccel's C API resolvable by libraries opened later in this process.
+///
+/// Exec functions call libvaccel's argument helpers (`vaccel_arg_array_wrap`, …). In a C
+/// program linked with libvaccel they resolve already; in a process that embeds the Rust
+/// runtime instead (the `vaccel` CLI, the agent), libvaccel is loaded once, `RTLD_GLOBAL`,
+/// so they do. The helpers touch no runtime state, so this second copy starts nothing.
+/// Looked for: already in the process; `libvaccel.so.0` on the loader's search path;
+/// `$VACCEL_LIBDIR`; next to the executable; in `../lib` from it.
+///
+/// # Errors
+/// Where it looked, when libvaccel was found nowhere (remembered; later calls repeat it).
+pub fn ensure_c_api() -> Result<(), String> {
+    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    DONE.get_or_init(load_c_api).clone()
+}
+
+fn load_c_api() -> Result<(), String> {
+    use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
+    let this = Library::this();
+    // SAFETY: only probing whether the symbol exists in the global scope; never called.
+    if unsafe { this.get::<*const u8>(b"vaccel_arg_array_wrap\0") }.is_ok() {
+        return Ok(());
+    }
+    let mut candidates: Vec<PathBuf> = vec![PathBuf::from("libvaccel.so.0")];
+    if let Some(dir) = std::env::var_os("VACCEL_LIBDIR") {
+        candidates.push(Path::new(&dir).join("libvaccel.so.0"));
+        candidates.push(Path::new(&dir).join("libvaccel.so"));
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        candidates.push(dir.join("libvaccel.so"));
+        candidates.push(dir.join("../lib/libvaccel.so.0"));
+    }
+    for c in &candidates {
+        // SAFETY: loading libvaccel runs no initialiser with side effects (the library
+        // starts itself lazily, on first use of a session API).
+        if let Ok(lib) = unsafe { Library::open(Some(c), RTLD_NOW | RTLD_GLOBAL) } {
+            tracing::debug!(path = %c.display(), "loaded libvaccel for exec functions");
+            // Kept for the life of the process: exec'd libraries bind to it.
+            std::mem::forget(lib);
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "libvaccel (the C API exec functions call) is not loaded and was not found at {}",
+        candidates
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 /// When symbols of an opened library are bound (`VACCEL_EXEC_DLOPEN_MODE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum BindMode {
@@ -46,14 +101,21 @@ impl NativeLibrary {
             BindMode::Now => RTLD_NOW,
             BindMode::Lazy => RTLD_LAZY,
         } | if global { RTLD_GLOBAL } else { RTLD_LOCAL };
+        let c_api = ensure_c_api();
         // SAFETY: opening a library runs its initialisers. Running user code is what the
         // exec op is for; which libraries may be run is the caller's policy (the agent
         // allow-lists them).
         let lib =
             unsafe { libloading::os::unix::Library::open(Some(path), flags) }.map_err(|e| {
+                let hint = match &c_api {
+                    Err(why) if e.to_string().contains("undefined symbol: vaccel_") => {
+                        format!(" ({why})")
+                    }
+                    _ => String::new(),
+                };
                 PluginError::new(
                     crate::code::ELIBBAD,
-                    format!("library {}: cannot load: {e}", path.display()),
+                    format!("library {}: cannot load: {e}{hint}", path.display()),
                 )
             })?;
         Ok(NativeLibrary {
