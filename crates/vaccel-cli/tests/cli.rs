@@ -17,15 +17,11 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+#[path = "../../vaccel/tests/support/mod.rs"]
+mod support;
+
 fn plugin_so(name: &str) -> String {
-    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_vaccel"));
-    let so = exe.parent().unwrap().join(format!("libvaccel_{name}.so"));
-    assert!(
-        so.exists(),
-        "{} not built; run `cargo build --workspace` first",
-        so.display()
-    );
-    so.to_string_lossy().into_owned()
+    support::plugin_so(name).to_string_lossy().into_owned()
 }
 
 #[test]

@@ -19,11 +19,7 @@ fn runtime(plugins: &[&str]) -> vaccel::Result<Runtime> {
         .build()
 }
 
-/// target/<profile>/ (where cargo puts the plugin shared objects).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
+mod support;
 
 fn cc(dir: &Path, name: &str, source: &str) -> PathBuf {
     let src = dir.join(format!("{name}.c"));
@@ -218,13 +214,7 @@ fn profiling_records_ops_when_enabled() {
 
 #[test]
 fn dynamic_noop_replaces_builtin_and_is_reported_dynamic() {
-    let so = target_dir().join("libvaccel_noop.so");
-    if !so.exists() {
-        panic!(
-            "{} not built; run `cargo build --workspace` first (scripts/test.sh does)",
-            so.display()
-        );
-    }
+    let so = support::plugin_so("noop");
     let rt = runtime(&[so.to_str().unwrap()]).unwrap();
     let noops: Vec<_> = rt.plugins().iter().filter(|p| p.name() == "noop").collect();
     assert_eq!(noops.len(), 1);

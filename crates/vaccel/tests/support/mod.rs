@@ -1,0 +1,36 @@
+//! Test helpers shared by integration tests (included with `#[path]` where needed).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+/// The cargo target profile directory the running test binary lives in (target/<profile>).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
+}
+
+/// Path of `libvaccel_<name>.so`, building it first: `cargo test` alone does not build
+/// `cdylib` crates, so tests that load a plugin shared object make sure it exists.
+pub fn plugin_so(name: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = profile_dir();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", &format!("vaccel-{name}-so")]);
+    if dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "building the {name} plugin shared object failed"
+    );
+    let so = dir.join(format!("libvaccel_{name}.so"));
+    assert!(so.exists(), "{} missing after build", so.display());
+    so
+}
