@@ -91,7 +91,9 @@ fn debug_hint_session_runs_on_noop() {
 }
 
 /// Build examples/c/mytestlib.c (which calls libvaccel's arg helpers) into `dir`.
+/// Also builds libvaccel, which the CLI loads for exec functions.
 fn mytestlib(dir: &std::path::Path) -> String {
+    support::libvaccel();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = dir.join("libmytestlib.so");
     let st = Command::new("cc")

@@ -16,21 +16,31 @@ pub fn profile_dir() -> PathBuf {
 /// Path of `libvaccel_<name>.so`, building it first: `cargo test` alone does not build
 /// `cdylib` crates, so tests that load a plugin shared object make sure it exists.
 pub fn plugin_so(name: &str) -> PathBuf {
+    build(
+        &format!("vaccel-{name}-so"),
+        &format!("libvaccel_{name}.so"),
+    )
+}
+
+/// Path of `libvaccel.so` (the C API), building it first.
+#[allow(dead_code)]
+pub fn libvaccel() -> PathBuf {
+    build("vaccel-capi", "libvaccel.so")
+}
+
+fn build(package: &str, file: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = profile_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", &format!("vaccel-{name}-so")]);
+    cmd.args(["build", "--quiet", "-p", package]);
     if dir.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
     }
     let status = cmd.status().expect("cargo runs");
-    assert!(
-        status.success(),
-        "building the {name} plugin shared object failed"
-    );
-    let so = dir.join(format!("libvaccel_{name}.so"));
+    assert!(status.success(), "building {package} failed");
+    let so = dir.join(file);
     assert!(so.exists(), "{} missing after build", so.display());
     so
 }
