@@ -67,6 +67,16 @@ build tensors && run tensors && expect tensors "torch tensor: 4 dims, [1,3,224,2
 	"tf node: serving_default_input/0, status 0 ok" "NULL tensor: VACCEL_EINVAL" "negative dims: VACCEL_EINVAL" \
 	"torch_model_load: VACCEL_ENOTSUP"
 
+if build sgemm && run sgemm && build sgemm_generic && run sgemm_generic; then
+	typed=$(head -1 "$out/sgemm.out")
+	if [ "$(head -1 "$out/sgemm_generic.out")" = "$typed" ] && grep -q "checksum=" <<<"$typed"; then
+		ok "sgemm typed and genop give identical output ($typed)"
+	else
+		bad "sgemm typed vs genop" "$typed vs $(head -1 "$out/sgemm_generic.out")"
+	fi
+	expect sgemm_generic "short C: VACCEL_EINVAL: " "C holds 3197 floats but m=64 n=48 k=32"
+fi
+
 build misuse && run misuse && expect misuse "noop on forged session: VACCEL_ENOENT" \
 	"release forged session: VACCEL_ENOENT" "delete forged session: VACCEL_ENOENT" "NULL session init: VACCEL_EINVAL" \
 	"NULL resource path: VACCEL_EINVAL" "missing resource file: VACCEL_ENOENT" "bad resource type: VACCEL_EINVAL" \

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use vaccel_plugin::{OpType, ResourceType, code};
-use vaccel_rt::{Config, Error, Resource, Runtime, Session};
+use vaccel_rt::{Error, Resource, Runtime, Session};
 
 pub(crate) type CResult<T = ()> = Result<T, Error>;
 
@@ -106,21 +106,8 @@ fn set_last_error(msg: String) {
 }
 
 fn build_state() -> CResult<State> {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            vaccel_rt::logging::init(&Config::default());
-            return Err(e);
-        }
-    };
-    vaccel_rt::logging::init(&config);
-    let rt = Runtime::builder()
-        .builtin(vaccel_plugin_exec::descriptor())
-        .builtin(vaccel_plugin_noop::descriptor())
-        .config(config)
-        .build()?;
     Ok(State {
-        rt,
+        rt: vaccel_builtins::runtime_from_env()?,
         sessions: IdMap::new(),
         resources: IdMap::new(),
     })

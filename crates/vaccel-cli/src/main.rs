@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::time::Instant;
-use vaccel::{Config, OpType, Runtime, Session, plugin_type};
+use vaccel::{OpType, Runtime, Session, plugin_type};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +31,21 @@ enum Command {
         /// How many times.
         #[arg(long, short = 'n', default_value_t = 1)]
         iterations: u64,
+    },
+    /// Multiply random M×K and K×N matrices (row-major sgemm) and print GFLOP/s.
+    Sgemm {
+        /// Rows of A and C.
+        m: i64,
+        /// Columns of B and C.
+        n: i64,
+        /// Columns of A, rows of B.
+        k: i64,
+        /// Timed repetitions (the best is reported).
+        #[arg(long, short = 'n', default_value_t = 3)]
+        iterations: u32,
+        /// Also check the result against a plain reference multiplication.
+        #[arg(long)]
+        check: bool,
     },
     /// Call `int SYMBOL(read, nr_read, write, nr_write)` in a shared library (the exec op).
     Exec {
@@ -236,15 +251,70 @@ fn parse_hint(s: &str) -> Result<u32, String> {
     r.map_err(|_| format!("{s:?} is not a number (decimal or 0x-hex)"))
 }
 
+/// Deterministic pseudo-random values in [-1, 1) (xorshift), so runs are repeatable.
+fn random_matrix(len: usize, seed: u64) -> Vec<f32> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn sgemm(rt: &Runtime, m: i64, n: i64, k: i64, iterations: u32, check: bool) -> Result<()> {
+    let dims = |v: i64, what: &str| {
+        usize::try_from(v)
+            .ok()
+            .filter(|v| *v > 0)
+            .with_context(|| format!("{what} must be positive, got {v}"))
+    };
+    let (mu, nu, ku) = (dims(m, "M")?, dims(n, "N")?, dims(k, "K")?);
+    let len = |a: usize, b: usize| a.checked_mul(b).context("matrix size overflows");
+    let a = random_matrix(len(mu, ku)?, 1);
+    let b = random_matrix(len(ku, nu)?, 2);
+    let mut c = vec![0f32; len(mu, nu)?];
+    let sess = Session::new(rt, 0)?;
+    let plugin = sess
+        .plugin_for(OpType::BlasSgemm)
+        .map_or("none", |p| p.name())
+        .to_string();
+    let mut best = f64::INFINITY;
+    for _ in 0..iterations.max(1) {
+        let t0 = Instant::now();
+        sess.sgemm(m, n, k, 1.0, &a, k, &b, n, 0.0, &mut c, n)?;
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    let flops = 2.0 * mu as f64 * nu as f64 * ku as f64;
+    println!(
+        "sgemm {m}x{n}x{k} on plugin {plugin}: best of {} {:.3} ms, {:.1} GFLOP/s",
+        iterations.max(1),
+        best * 1e3,
+        flops / best / 1e9
+    );
+    if check {
+        let mut r = vec![0f32; c.len()];
+        vaccel_builtins::reference_sgemm(mu, nu, ku, &a, &b, &mut r);
+        let worst = c
+            .iter()
+            .zip(&r)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        let tolerance = 1e-4 * ku as f32;
+        anyhow::ensure!(
+            worst <= tolerance,
+            "result differs from the reference by {worst} (tolerance {tolerance})"
+        );
+        println!("check: matches the reference (largest difference {worst:.2e})");
+    }
+    sess.release()?;
+    Ok(())
+}
+
 fn runtime() -> Result<Runtime> {
-    let config = Config::from_env()?;
-    vaccel::logging::init(&config);
-    Runtime::builder()
-        .builtin(vaccel_plugin_exec::descriptor())
-        .builtin(vaccel_plugin_noop::descriptor())
-        .config(config)
-        .build()
-        .context("starting the vAccel runtime")
+    vaccel_builtins::runtime_from_env().context("starting the vAccel runtime")
 }
 
 fn main() -> std::process::ExitCode {
@@ -301,6 +371,13 @@ fn run(cli: Cli) -> Result<()> {
             );
             sess.release()?;
         }
+        Command::Sgemm {
+            m,
+            n,
+            k,
+            iterations,
+            check,
+        } => sgemm(&rt, m, n, k, iterations, check)?,
         Command::Exec {
             library,
             symbol,

@@ -30,10 +30,11 @@ fn plugins_lists_builtins_with_their_ops() {
     assert!(out.status.success());
     let s = text(&out.stdout);
     assert!(s.contains("1. exec "), "{s}");
-    assert!(s.contains("2. noop "), "{s}");
+    assert!(s.contains("2. blas "), "{s}");
+    assert!(s.contains("3. noop "), "{s}");
     assert!(s.contains("ops:    noop, exec, exec_with_resource"), "{s}");
     assert!(s.contains("type:   DEBUG (0x100)"), "{s}");
-    assert_eq!(s.matches("source: built-in").count(), 2, "{s}");
+    assert_eq!(s.matches("source: built-in").count(), 3, "{s}");
 }
 
 #[test]
@@ -144,4 +145,19 @@ fn exec_failures_are_reported() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn sgemm_reports_gflops_and_checks_the_result() {
+    let out = vaccel(&["sgemm", "64", "48", "32", "--check"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("sgemm 64x48x32 on plugin blas") && s.contains("GFLOP/s"),
+        "{s}"
+    );
+    assert!(s.contains("check: matches the reference"), "{s}");
+    let out = vaccel(&["sgemm", "0", "4", "4"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("M must be positive"));
 }

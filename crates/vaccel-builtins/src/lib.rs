@@ -1,0 +1,34 @@
+//! The built-in plugins, in their default priority order, registered the same way by every
+//! face (libvaccel, the `vaccel` CLI, the agent) so that `vaccel classify` and C programs
+//! work with no configuration. `VACCEL_PLUGINS` entries come before them.
+
+#![forbid(unsafe_code)]
+
+use vaccel::RuntimeBuilder;
+
+/// Register the built-ins: exec, blas, then the debug plugin noop (last; only used when
+/// named or asked for).
+pub fn register(builder: RuntimeBuilder) -> RuntimeBuilder {
+    builder
+        .builtin(vaccel_plugin_exec::descriptor())
+        .builtin(vaccel_plugin_blas::descriptor())
+        .builtin(vaccel_plugin_noop::descriptor())
+}
+
+/// A runtime from the environment with the built-ins, logging set up from the same
+/// configuration.
+///
+/// # Errors
+/// A bad configuration value or a `VACCEL_PLUGINS` entry that cannot be loaded.
+pub fn runtime_from_env() -> vaccel::Result<vaccel::Runtime> {
+    let config = vaccel::Config::from_env().inspect_err(|_| {
+        vaccel::logging::init(&vaccel::Config::default());
+    })?;
+    vaccel::logging::init(&config);
+    register(vaccel::Runtime::builder()).config(config).build()
+}
+
+/// Plain row-major `C = A·B` (dense, no leading-dimension padding), for checking results.
+pub fn reference_sgemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    vaccel_plugin_blas::reference_sgemm(m, n, k, 1.0, a, k, b, n, 0.0, c, n);
+}
