@@ -6,11 +6,12 @@
 
 use vaccel::RuntimeBuilder;
 
-/// Register the built-ins: exec, blas, then the debug plugin noop (last; only used when
-/// named or asked for).
+/// Register the built-ins: exec, onnx, blas, then the debug plugin noop (last; only used
+/// when named or asked for).
 pub fn register(builder: RuntimeBuilder) -> RuntimeBuilder {
     builder
         .builtin(vaccel_plugin_exec::descriptor())
+        .builtin(vaccel_plugin_onnx::descriptor())
         .builtin(vaccel_plugin_blas::descriptor())
         .builtin(vaccel_plugin_noop::descriptor())
 }
@@ -31,4 +32,9 @@ pub fn runtime_from_env() -> vaccel::Result<vaccel::Runtime> {
 /// Plain row-major `C = A·B` (dense, no leading-dimension padding), for checking results.
 pub fn reference_sgemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     vaccel_plugin_blas::reference_sgemm(m, n, k, 1.0, a, k, b, n, 0.0, c, n);
+}
+
+/// Where the onnx plugin looks for its default models (see `scripts/assets.sh`).
+pub fn assets_dir() -> std::path::PathBuf {
+    vaccel_plugin_onnx::assets::dir()
 }

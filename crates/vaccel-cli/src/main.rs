@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+mod assets;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::time::Instant;
@@ -32,6 +34,35 @@ enum Command {
         #[arg(long, short = 'n', default_value_t = 1)]
         iterations: u64,
     },
+    /// Classify photos with an ImageNet model (default: EfficientNet-Lite0 from the asset
+    /// cache, fetched on first use).
+    Classify {
+        /// Image files (JPEG or PNG).
+        #[arg(required = true)]
+        images: Vec<std::path::PathBuf>,
+        /// An ONNX classifier to use instead of the default.
+        #[arg(long)]
+        model: Option<std::path::PathBuf>,
+        /// Its labels, one per line in class order.
+        #[arg(long, requires = "model")]
+        labels: Option<std::path::PathBuf>,
+        /// How many classes to list.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        top: u32,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Detect text lines in an image; writes a copy with the boxes drawn.
+    Detect {
+        /// Image file (JPEG or PNG).
+        image: std::path::PathBuf,
+        /// Where to write the annotated PNG.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Fetch and build the default models, labels and photos (pinned, checksummed, cached).
+    Assets,
     /// Multiply random M×K and K×N matrices (row-major sgemm) and print GFLOP/s.
     Sgemm {
         /// Rows of A and C.
@@ -313,6 +344,89 @@ fn sgemm(rt: &Runtime, m: i64, n: i64, k: i64, iterations: u32, check: bool) -> 
     Ok(())
 }
 
+fn read(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn classify(
+    rt: &Runtime,
+    images: &[std::path::PathBuf],
+    model: Option<&std::path::Path>,
+    labels: Option<&std::path::Path>,
+    top: usize,
+    json: bool,
+) -> Result<()> {
+    if model.is_none() {
+        assets::fetch(true)?;
+    }
+    let sess = Session::new(rt, 0)?;
+    let mut held = Vec::new();
+    if let Some(m) = model {
+        held.push(vaccel::Resource::from_path(m, vaccel::ResourceType::Model)?);
+    }
+    if let Some(l) = labels {
+        held.push(vaccel::Resource::from_path(l, vaccel::ResourceType::Data)?);
+    }
+    for r in &held {
+        sess.register(r)?;
+    }
+    let mut results = Vec::new();
+    for path in images {
+        let t0 = Instant::now();
+        let c = sess
+            .image_classify_top(&read(path)?, top)
+            .with_context(|| format!("classifying {}", path.display()))?;
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        if json {
+            results.push(serde_json::json!({
+                "image": path.display().to_string(),
+                "text": c.text,
+                "ms": ms,
+                "top": c.top.iter().map(|t| serde_json::json!({
+                    "index": t.index, "label": t.label, "score": t.score,
+                })).collect::<Vec<_>>(),
+            }));
+        } else {
+            println!("{}: {} ({ms:.1} ms)", path.display(), c.text);
+            for t in &c.top {
+                println!("  {:>7.3}%  {:>4}  {}", t.score * 100.0, t.index, t.label);
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    for r in &held {
+        sess.unregister(r)?;
+    }
+    sess.release()?;
+    Ok(())
+}
+
+fn detect(rt: &Runtime, image: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    assets::fetch(true)?;
+    let sess = Session::new(rt, 0)?;
+    let result = sess
+        .image_op(vaccel::ImageOp::Detect, &read(image)?)
+        .with_context(|| format!("detecting text in {}", image.display()))?;
+    std::fs::copy(&result.imgname, out)
+        .with_context(|| format!("cannot write {} (from {})", out.display(), result.imgname))?;
+    println!(
+        "{}: {} text region(s); annotated image: {}",
+        image.display(),
+        result.detections.len(),
+        out.display()
+    );
+    for d in &result.detections {
+        println!(
+            "  score {:.3}  box ({}, {}) - ({}, {})",
+            d.score, d.x0, d.y0, d.x1, d.y1
+        );
+    }
+    sess.release()?;
+    Ok(())
+}
+
 fn runtime() -> Result<Runtime> {
     vaccel_builtins::runtime_from_env().context("starting the vAccel runtime")
 }
@@ -371,6 +485,22 @@ fn run(cli: Cli) -> Result<()> {
             );
             sess.release()?;
         }
+        Command::Classify {
+            images,
+            model,
+            labels,
+            top,
+            json,
+        } => classify(
+            &rt,
+            &images,
+            model.as_deref(),
+            labels.as_deref(),
+            top as usize,
+            json,
+        )?,
+        Command::Detect { image, out } => detect(&rt, &image, &out)?,
+        Command::Assets => assets::fetch(false)?,
         Command::Sgemm {
             m,
             n,

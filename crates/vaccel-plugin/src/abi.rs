@@ -102,6 +102,8 @@ pub struct AbiBlob {
     pub data: *const u8,
     /// Length of `data`.
     pub len: usize,
+    /// SHA-256 of `data`, computed once by the runtime (content address, cache key).
+    pub sha256: [u8; 32],
 }
 
 /// A resource registered with the calling session.

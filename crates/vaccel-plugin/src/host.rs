@@ -355,6 +355,17 @@ pub struct HostBlob {
     pub name: String,
     /// Contents.
     pub data: Arc<[u8]>,
+    /// SHA-256 of `data`.
+    pub sha256: [u8; 32],
+}
+
+impl HostBlob {
+    /// A blob, hashing its contents once.
+    pub fn new(name: String, data: Arc<[u8]>) -> Self {
+        use sha2::Digest;
+        let sha256 = sha2::Sha256::digest(&data).into();
+        HostBlob { name, data, sha256 }
+    }
 }
 
 /// One resource as the runtime holds it.
@@ -376,6 +387,7 @@ fn abi_blobs(r: &HostResource) -> Box<[AbiBlob]> {
             name_len: b.name.len(),
             data: b.data.as_ptr(),
             len: b.data.len(),
+            sha256: b.sha256,
         })
         .collect()
 }

@@ -25,5 +25,5 @@ pub mod types;
 pub use args::{Args, Element};
 pub use host::{CallError, HostBlob, HostResource, PluginHandle, ResourceTable, SessionCtx};
 pub use loader::{LoadError, load};
-pub use sdk::{Classification, Ctx, Plugin, PluginError};
+pub use sdk::{Classification, Ctx, Detection, ImageOutput, Plugin, PluginError, TopClass};
 pub use types::{ArgType, OP_MAX, OpSet, OpType, ResourceType, code, plugin_type};

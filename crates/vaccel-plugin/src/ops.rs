@@ -35,10 +35,30 @@ pub struct ArgSpec {
     pub name: &'static str,
     /// Expected type.
     pub ty: ArgType,
+    /// May be left out (only trailing args are optional).
+    pub optional: bool,
 }
 
 const fn a(name: &'static str, ty: ArgType) -> ArgSpec {
-    ArgSpec { name, ty }
+    ArgSpec {
+        name,
+        ty,
+        optional: false,
+    }
+}
+
+const fn opt(name: &'static str, ty: ArgType) -> ArgSpec {
+    ArgSpec {
+        name,
+        ty,
+        optional: true,
+    }
+}
+
+/// How many args a side takes: (at least, at most — `None` for no limit).
+pub fn arity(specs: &[ArgSpec], variadic: bool) -> (usize, Option<usize>) {
+    let required = specs.iter().filter(|s| !s.optional).count();
+    (required, if variadic { None } else { Some(specs.len()) })
 }
 
 /// The argument layout of one op (without genop's leading op-type argument).
@@ -69,17 +89,28 @@ const EXEC_RES: OpSchema = OpSchema {
     write: &[],
     variadic: true,
 };
+/// Classification: upstream's layout, plus two optional trailing args of this runtime —
+/// `top_k` (how many results to list) and `top` (receives them, one per line:
+/// `index<TAB>score<TAB>label`).
 const CLASSIFY: OpSchema = OpSchema {
-    read: &[a("image", T::Buffer)],
+    read: &[a("image", T::Buffer), opt("top_k", T::Int32)],
     write: &[
         a("out_imgname", T::UcharArray),
         a("out_text", T::UcharArray),
+        opt("top", T::UcharArray),
     ],
     variadic: false,
 };
+
+/// Detection / segmentation / pose / depth: upstream's layout, plus an optional trailing
+/// `results` arg of this runtime receiving one line per finding
+/// (`score<TAB>x0<TAB>y0<TAB>x1<TAB>y1` for detection boxes).
 const IMAGE: OpSchema = OpSchema {
     read: &[a("image", T::Buffer)],
-    write: &[a("out_imgname", T::UcharArray)],
+    write: &[
+        a("out_imgname", T::UcharArray),
+        opt("results", T::UcharArray),
+    ],
     variadic: false,
 };
 const SGEMM: OpSchema = OpSchema {
@@ -134,16 +165,16 @@ pub fn schema(op: OpType) -> Option<&'static OpSchema> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgError {
     /// Wrong number of arguments.
-    #[error("{op}: expected {expected}{more} {dir} args, got {got}", more = if *.variadic { " or more" } else { "" })]
+    #[error("{op}: expected {} {dir} args, got {got}", count_text(*.min, *.max))]
     Count {
         /// The op.
         op: OpType,
         /// Read or write.
         dir: Dir,
-        /// Expected count.
-        expected: usize,
-        /// Whether more are allowed.
-        variadic: bool,
+        /// Fewest allowed.
+        min: usize,
+        /// Most allowed (`None`: no limit).
+        max: Option<usize>,
         /// Count given.
         got: usize,
     },
@@ -177,6 +208,14 @@ pub enum ArgError {
         /// What is wrong, with the values.
         problem: String,
     },
+}
+
+fn count_text(min: usize, max: Option<usize>) -> String {
+    match max {
+        Some(max) if max == min => min.to_string(),
+        Some(max) => format!("{min} to {max}"),
+        None => format!("{min} or more"),
+    }
 }
 
 fn type_name(raw: u32) -> String {
@@ -213,17 +252,13 @@ fn check_side(
     variadic: bool,
     args: &[VaccelArg],
 ) -> Result<(), ArgError> {
-    let count_ok = if variadic {
-        args.len() >= specs.len()
-    } else {
-        args.len() == specs.len()
-    };
-    if !count_ok {
+    let (min, max) = arity(specs, variadic);
+    if args.len() < min || max.is_some_and(|max| args.len() > max) {
         return Err(ArgError::Count {
             op,
             dir,
-            expected: specs.len(),
-            variadic,
+            min,
+            max,
             got: args.len(),
         });
     }
@@ -266,11 +301,8 @@ pub fn check_args(op: OpType, read: &[VaccelArg], write: &[VaccelArg]) -> Result
 
 #[inline]
 fn side_fits(specs: &[ArgSpec], variadic: bool, args: &[VaccelArg]) -> bool {
-    let count_ok = if variadic {
-        args.len() >= specs.len()
-    } else {
-        args.len() == specs.len()
-    };
+    let (min, max) = arity(specs, variadic);
+    let count_ok = args.len() >= min && max.is_none_or(|max| args.len() <= max);
     count_ok
         && specs
             .iter()
@@ -467,7 +499,8 @@ mod tests {
         assert!(matches!(
             e,
             ArgError::Count {
-                expected: 10,
+                min: 10,
+                max: Some(10),
                 got: 0,
                 ..
             }
@@ -515,6 +548,29 @@ mod tests {
             &[VaccelArg::empty(ArgType::UcharArray)],
         );
         assert!(e.unwrap_err().to_string().contains("NULL buffer"));
+    }
+
+    #[test]
+    fn optional_trailing_args_may_be_left_out() {
+        let mut img = [0u8; 4];
+        let mut name = [0u8; 8];
+        let mut text = [0u8; 8];
+        let mut top = [0u8; 8];
+        let mut k = 3i32;
+        let r1 = [arg_of(&mut img, ArgType::Buffer)];
+        let w2 = [
+            arg_of(&mut name, ArgType::UcharArray),
+            arg_of(&mut text, ArgType::UcharArray),
+        ];
+        check_args(OpType::ImageClassify, &r1, &w2).unwrap();
+        let r2 = [r1[0], arg_of(std::slice::from_mut(&mut k), ArgType::Int32)];
+        let w3 = [w2[0], w2[1], arg_of(&mut top, ArgType::UcharArray)];
+        check_args(OpType::ImageClassify, &r2, &w3).unwrap();
+        let e = check_args(OpType::ImageClassify, &r2, &w2[..1]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "image_classify: expected 2 to 3 write args, got 1"
+        );
     }
 
     #[test]

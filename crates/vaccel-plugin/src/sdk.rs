@@ -86,6 +86,8 @@ pub struct BlobView<'a> {
     pub name: &'a str,
     /// Bytes.
     pub data: &'a [u8],
+    /// SHA-256 of `data` (computed by the runtime when the resource was made).
+    pub sha256: &'a [u8; 32],
 }
 
 /// A resource registered with the calling session.
@@ -110,6 +112,7 @@ impl<'a> ResourceView<'a> {
             BlobView {
                 name: std::str::from_utf8(name).unwrap_or("<non-utf8 name>"),
                 data,
+                sha256: &b.sha256,
             }
         })
     }
@@ -195,6 +198,17 @@ pub struct ExecResourceCall<'a> {
     pub write: &'a mut [VaccelArg],
 }
 
+/// One ranked class.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TopClass {
+    /// Class index in the model's output.
+    pub index: usize,
+    /// Probability (0–1).
+    pub score: f32,
+    /// Class label.
+    pub label: String,
+}
+
 /// What image classification returns to the caller.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Classification {
@@ -202,6 +216,101 @@ pub struct Classification {
     pub text: String,
     /// Text for `out_imgname`.
     pub imgname: String,
+    /// The best classes, best first (as many as asked for).
+    pub top: Vec<TopClass>,
+}
+
+impl Classification {
+    /// The `top` lines as they travel: `index<TAB>score<TAB>label` per line.
+    pub fn top_lines(&self) -> String {
+        self.top
+            .iter()
+            .map(|t| format!("{}\t{}\t{}\n", t.index, t.score, t.label))
+            .collect()
+    }
+
+    /// Parse `top` lines back (unparsable lines are skipped).
+    pub fn parse_top(lines: &str) -> Vec<TopClass> {
+        lines
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.splitn(3, '\t');
+                Some(TopClass {
+                    index: f.next()?.parse().ok()?,
+                    score: f.next()?.parse().ok()?,
+                    label: f.next()?.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A found object: a box in image pixels and a confidence.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Detection {
+    /// Confidence (0–1).
+    pub score: f32,
+    /// Left.
+    pub x0: u32,
+    /// Top.
+    pub y0: u32,
+    /// Right (exclusive).
+    pub x1: u32,
+    /// Bottom (exclusive).
+    pub y1: u32,
+}
+
+/// What detection / segmentation / pose / depth return.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageOutput {
+    /// Text for `out_imgname` (the path of an annotated image, or a message).
+    pub imgname: String,
+    /// Findings (detection boxes).
+    pub detections: Vec<Detection>,
+}
+
+impl ImageOutput {
+    /// The `results` lines as they travel: `score<TAB>x0<TAB>y0<TAB>x1<TAB>y1` per line.
+    pub fn result_lines(&self) -> String {
+        self.detections
+            .iter()
+            .map(|d| format!("{}\t{}\t{}\t{}\t{}\n", d.score, d.x0, d.y0, d.x1, d.y1))
+            .collect()
+    }
+
+    /// Parse `results` lines back (unparsable lines are skipped).
+    pub fn parse_results(lines: &str) -> Vec<Detection> {
+        lines
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                if f.len() != 5 {
+                    return None;
+                }
+                Some(Detection {
+                    score: f[0].parse().ok()?,
+                    x0: f[1].parse().ok()?,
+                    y0: f[2].parse().ok()?,
+                    x1: f[3].parse().ok()?,
+                    y1: f[4].parse().ok()?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Copy whole lines of `text` into a C buffer (NUL-terminated); lines that do not fit are
+/// left out rather than cut.
+fn write_lines(out: &mut [u8], text: &str) {
+    let room = out.len().saturating_sub(1);
+    let mut end = 0;
+    for (i, _) in text.match_indices('\n') {
+        if i + 1 > room {
+            break;
+        }
+        end = i + 1;
+    }
+    write_c_string(out, &text[..end]);
 }
 
 /// A vAccel plugin. Every op has a default that returns `VACCEL_ENOTSUP`; implement the ones
@@ -266,18 +375,23 @@ pub trait Plugin: Sized + Send + Sync + 'static {
     fn exec_with_resource(&self, _ctx: &Ctx<'_>, _call: ExecResourceCall<'_>) -> Result<()> {
         Err(PluginError::unsupported(OpType::ExecWithResource))
     }
-    /// `image_classify`.
+    /// `image_classify` of encoded image bytes; `top_k` is how many classes to rank (≥ 1).
     ///
     /// # Errors
     /// `ENOTSUP` unless implemented.
-    fn image_classify(&self, _ctx: &Ctx<'_>, _image: &[u8]) -> Result<Classification> {
+    fn image_classify(
+        &self,
+        _ctx: &Ctx<'_>,
+        _image: &[u8],
+        _top_k: usize,
+    ) -> Result<Classification> {
         Err(PluginError::unsupported(OpType::ImageClassify))
     }
-    /// `image_detect` / `_segment` / `_pose` / `_depth`: returns the output image name.
+    /// `image_detect` / `_segment` / `_pose` / `_depth`.
     ///
     /// # Errors
     /// `ENOTSUP` unless implemented.
-    fn image_op(&self, _ctx: &Ctx<'_>, op: ImageOp, _image: &[u8]) -> Result<String> {
+    fn image_op(&self, _ctx: &Ctx<'_>, op: ImageOp, _image: &[u8]) -> Result<ImageOutput> {
         Err(PluginError::unsupported(op.op()))
     }
     /// `blas_sgemm` (arguments already checked against their buffers).
@@ -559,11 +673,28 @@ unsafe fn dispatch<P: Plugin>(
             check_disjoint(op, read, write)?;
             // SAFETY: shape checked; read buffer valid.
             let image = unsafe { bytes(&read[0]) };
-            let out = p.image_classify(ctx, image)?;
+            let top_k = match read.get(1) {
+                // SAFETY: shape checked (INT32 scalar).
+                Some(k) => match unsafe { scalar::<i32>(k) } {
+                    k @ 1..=1000 => k as usize,
+                    k => {
+                        return Err(PluginError::invalid(format!(
+                            "image_classify: top_k must be 1..=1000, got {k}"
+                        )));
+                    }
+                },
+                None if write.len() > 2 => 5,
+                None => 1,
+            };
+            let out = p.image_classify(ctx, image, top_k)?;
             // SAFETY: write buffers valid and disjoint (checked).
             write_c_string(unsafe { bytes_mut(&write[0]) }, &out.imgname);
             // SAFETY: as above.
             write_c_string(unsafe { bytes_mut(&write[1]) }, &out.text);
+            if let Some(top) = write.get(2) {
+                // SAFETY: as above.
+                write_lines(unsafe { bytes_mut(top) }, &out.top_lines());
+            }
             Ok(())
         }
         OpType::ImageDetect | OpType::ImageSegment | OpType::ImagePose | OpType::ImageDepth => {
@@ -571,9 +702,13 @@ unsafe fn dispatch<P: Plugin>(
             let kind = ImageOp::from_op(op).expect("matched image ops");
             // SAFETY: shape checked; read buffer valid.
             let image = unsafe { bytes(&read[0]) };
-            let name = p.image_op(ctx, kind, image)?;
+            let out = p.image_op(ctx, kind, image)?;
             // SAFETY: write buffer valid and disjoint (checked).
-            write_c_string(unsafe { bytes_mut(&write[0]) }, &name);
+            write_c_string(unsafe { bytes_mut(&write[0]) }, &out.imgname);
+            if let Some(results) = write.get(1) {
+                // SAFETY: as above.
+                write_lines(unsafe { bytes_mut(results) }, &out.result_lines());
+            }
             Ok(())
         }
         OpType::BlasSgemm => {

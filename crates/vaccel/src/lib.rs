@@ -40,5 +40,6 @@ pub use runtime::{Runtime, RuntimeBuilder};
 pub use session::Session;
 pub use vaccel_plugin::ops::ImageOp;
 pub use vaccel_plugin::{
-    ArgType, Args, Classification, OpSet, OpType, ResourceType, code, plugin_type,
+    ArgType, Args, Classification, Detection, ImageOutput, OpSet, OpType, ResourceType, TopClass,
+    code, plugin_type,
 };

@@ -32,10 +32,7 @@ fn read_file(path: &Path) -> Result<HostBlob> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "blob".into());
-    Ok(HostBlob {
-        name,
-        data: data.into(),
-    })
+    Ok(HostBlob::new(name, data.into()))
 }
 
 fn blobs_of_path(path: &Path) -> Result<Vec<HostBlob>> {
@@ -122,10 +119,7 @@ impl Resource {
         }
         Ok(Self::new(
             resource_type,
-            vec![HostBlob {
-                name: name.into(),
-                data: data.into(),
-            }],
+            vec![HostBlob::new(name.into(), data.into())],
             Vec::new(),
         ))
     }

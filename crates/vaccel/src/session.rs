@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 use vaccel_plugin::ops::{self, ImageOp};
-use vaccel_plugin::{ArgType, Args, Classification, OpType, ResourceTable, SessionCtx};
+use vaccel_plugin::{
+    ArgType, Args, Classification, ImageOutput, OpType, ResourceTable, SessionCtx,
+};
 
 static NEXT_ID: AtomicI64 = AtomicI64::new(1);
 static EMPTY_TABLE: LazyLock<ResourceTable> = LazyLock::new(ResourceTable::empty);
@@ -397,39 +399,60 @@ impl Session {
         self.call(OpType::ExecWithResource, &mut r, write)
     }
 
-    /// `image_classify` on encoded image bytes (JPEG, PNG …).
+    /// `image_classify` on encoded image bytes (JPEG, PNG …): the best class, as upstream's
+    /// text, plus the ranked list.
     ///
     /// # Errors
     /// As [`Session::call`].
     pub fn image_classify(&self, image: &[u8]) -> Result<Classification> {
+        self.image_classify_top(image, 1)
+    }
+
+    /// `image_classify` ranking the `top_k` best classes (1–1000).
+    ///
+    /// # Errors
+    /// As [`Session::call`].
+    pub fn image_classify_top(&self, image: &[u8], top_k: usize) -> Result<Classification> {
+        let k = i32::try_from(top_k)
+            .map_err(|_| Error::Invalid(format!("top_k {top_k} is too large")))?;
         let mut text = vec![0u8; 4096];
         let mut name = vec![0u8; 1024];
+        // Room for k lines of index, score and a label of up to ~240 bytes.
+        let mut top = vec![0u8; top_k.saturating_mul(256).clamp(256, 1 << 20)];
         let mut r = Args::new();
-        r.bytes(image, ArgType::Buffer);
+        r.bytes(image, ArgType::Buffer).scalar(&k);
         let mut w = Args::new();
         w.bytes_mut(&mut name, ArgType::UcharArray)
-            .bytes_mut(&mut text, ArgType::UcharArray);
+            .bytes_mut(&mut text, ArgType::UcharArray)
+            .bytes_mut(&mut top, ArgType::UcharArray);
         self.call(OpType::ImageClassify, &mut r, &mut w)?;
         drop(w);
         Ok(Classification {
             text: c_text(&text),
             imgname: c_text(&name),
+            top: Classification::parse_top(&c_text(&top)),
         })
     }
 
-    /// `image_detect` / `_segment` / `_pose` / `_depth`: returns the output image name.
+    /// `image_detect` / `_segment` / `_pose` / `_depth`: the output image name and, for
+    /// detection, the boxes found.
     ///
     /// # Errors
     /// As [`Session::call`].
-    pub fn image_op(&self, op: ImageOp, image: &[u8]) -> Result<String> {
+    pub fn image_op(&self, op: ImageOp, image: &[u8]) -> Result<ImageOutput> {
         let mut name = vec![0u8; 4096];
+        let mut results = vec![0u8; 1 << 20];
         let mut r = Args::new();
         r.bytes(image, ArgType::Buffer);
         let mut w = Args::new();
-        w.bytes_mut(&mut name, ArgType::UcharArray);
+        w.bytes_mut(&mut name, ArgType::UcharArray)
+            .bytes_mut(&mut results, ArgType::UcharArray);
         self.call(op.op(), &mut r, &mut w)?;
         drop(w);
-        Ok(c_text(&name))
+        Ok(ImageOutput {
+            imgname: c_text(&name),
+            detections: ImageOutput::parse_results(&c_text(&results)),
+        })
     }
 
     /// Row-major `C = alpha·A·B + beta·C` (`blas_sgemm`).

@@ -105,12 +105,12 @@ impl Exec {
                 call.resource.id
             )));
         }
+        // The key covers every blob's name and content (the runtime hashed the contents).
         let mut h = Sha256::new();
         for b in &blobs {
             h.update((b.name.len() as u64).to_le_bytes());
             h.update(b.name.as_bytes());
-            h.update((b.data.len() as u64).to_le_bytes());
-            h.update(b.data);
+            h.update(b.sha256);
         }
         let hash: [u8; 32] = h.finalize().into();
         // Held across loading so two threads never unpack the same resource at once.

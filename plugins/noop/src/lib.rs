@@ -9,7 +9,9 @@
 use vaccel_plugin::abi::VaccelArg;
 use vaccel_plugin::ops::{ImageOp, MinmaxArgs, SgemmArgs};
 use vaccel_plugin::sdk::{ExecCall, ExecResourceCall, Host, Result};
-use vaccel_plugin::{ArgType, Classification, Ctx, OpSet, OpType, Plugin, plugin_type};
+use vaccel_plugin::{
+    ArgType, Classification, Ctx, ImageOutput, OpSet, OpType, Plugin, plugin_type,
+};
 
 /// Text returned in place of a classification.
 pub const CLASSIFY_TEXT: &str = "[noop plugin] no classification was performed";
@@ -66,26 +68,30 @@ impl Plugin for Noop {
         Ok(())
     }
 
-    fn image_classify(&self, ctx: &Ctx<'_>, image: &[u8]) -> Result<Classification> {
+    fn image_classify(&self, ctx: &Ctx<'_>, image: &[u8], top_k: usize) -> Result<Classification> {
         tracing::debug!(
             session = ctx.session_id,
-            "[noop] image_classify image={} bytes",
+            "[noop] image_classify image={} bytes top_k={top_k}",
             image.len()
         );
         Ok(Classification {
             text: CLASSIFY_TEXT.into(),
             imgname: IMGNAME_TEXT.into(),
+            top: Vec::new(),
         })
     }
 
-    fn image_op(&self, ctx: &Ctx<'_>, op: ImageOp, image: &[u8]) -> Result<String> {
+    fn image_op(&self, ctx: &Ctx<'_>, op: ImageOp, image: &[u8]) -> Result<ImageOutput> {
         tracing::debug!(
             session = ctx.session_id,
             "[noop] {} image={} bytes",
             op.op(),
             image.len()
         );
-        Ok(IMGNAME_TEXT.into())
+        Ok(ImageOutput {
+            imgname: IMGNAME_TEXT.into(),
+            detections: Vec::new(),
+        })
     }
 
     fn sgemm(&self, ctx: &Ctx<'_>, a: SgemmArgs<'_>) -> Result<()> {

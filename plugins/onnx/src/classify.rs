@@ -1,0 +1,199 @@
+//! Image classification: decode, shorter side to 256, centre crop 224, `(x − 127) / 128`,
+//! run the model, softmax, top-k. The model is the session's registered MODEL resource if
+//! it has one (labels from its DATA resource, one per line), else the default
+//! EfficientNet-Lite0 with the ImageNet labels.
+
+use crate::engine::{Engine, Model};
+use crate::{assets, picture};
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use vaccel_plugin::{Classification, Ctx, PluginError, ResourceType, TopClass, code};
+
+/// Where a classification spent its time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Decoding the image.
+    pub decode: Duration,
+    /// Resize, crop, normalise.
+    pub preprocess: Duration,
+    /// The model run (and softmax).
+    pub inference: Duration,
+}
+
+struct Default {
+    model: Arc<Model>,
+    labels: Arc<Vec<String>>,
+}
+
+static DEFAULT: OnceLock<Result<Default, PluginError>> = OnceLock::new();
+
+fn parse_labels(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+fn default(engine: &Engine) -> Result<&'static Default, PluginError> {
+    DEFAULT
+        .get_or_init(|| {
+            let path = assets::classifier();
+            let bytes = std::fs::read(&path).map_err(|_| {
+                PluginError::new(code::ENOTSUP, assets::missing("default classifier", &path))
+            })?;
+            let sha: [u8; 32] = Sha256::digest(&bytes).into();
+            let model = engine.model(&sha, &bytes, "default classifier (EfficientNet-Lite0)")?;
+            let labels_path = assets::labels();
+            let labels = std::fs::read(&labels_path).map_err(|_| {
+                PluginError::new(
+                    code::ENOTSUP,
+                    assets::missing("ImageNet labels", &labels_path),
+                )
+            })?;
+            Ok(Default {
+                model,
+                labels: Arc::new(parse_labels(&labels)),
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The model and labels a session classifies with.
+fn pick(engine: &Engine, ctx: &Ctx<'_>) -> Result<(Arc<Model>, Arc<Vec<String>>), PluginError> {
+    let registered = ctx
+        .resources()
+        .find(|r| r.resource_type == Some(ResourceType::Model));
+    let Some(res) = registered else {
+        let d = default(engine)?;
+        return Ok((d.model.clone(), d.labels.clone()));
+    };
+    let blob = res
+        .blobs()
+        .next()
+        .ok_or_else(|| PluginError::invalid(format!("model resource {} has no data", res.id)))?;
+    let model = engine.model(
+        blob.sha256,
+        blob.data,
+        &format!("model resource {} ({})", res.id, blob.name),
+    )?;
+    let labels = ctx
+        .resources()
+        .find(|r| r.resource_type == Some(ResourceType::Data))
+        .and_then(|r| r.blobs().next())
+        .map(|b| parse_labels(b.data))
+        .unwrap_or_default();
+    Ok((model, Arc::new(labels)))
+}
+
+/// Softmax of logits (numerically stable).
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|x| (x - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+/// Indices of the `k` largest values, largest first.
+pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    let k = k.min(idx.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    idx.select_nth_unstable_by(k - 1, |a, b| scores[*b].total_cmp(&scores[*a]));
+    idx.truncate(k);
+    idx.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+    idx
+}
+
+/// Run `model` on one preprocessed NCHW input; returns its first output as float32.
+///
+/// # Errors
+/// `EBACKEND` with ONNX Runtime's message.
+pub fn run(model: &Model, shape: [usize; 4], input: Vec<f32>) -> Result<Vec<f32>, PluginError> {
+    let tensor = ort::value::Tensor::from_array((shape, input))
+        .map_err(|e| PluginError::backend(format!("cannot make input tensor: {e}")))?;
+    let mut session = model.session();
+    let outputs = session
+        .run(ort::inputs![tensor])
+        .map_err(|e| PluginError::backend(format!("model run failed: {e}")))?;
+    let (_, data) = outputs[0]
+        .try_extract_tensor::<f32>()
+        .map_err(|e| PluginError::backend(format!("model output is not float32: {e}")))?;
+    Ok(data.to_vec())
+}
+
+/// Classify `image`, ranking `k` classes.
+///
+/// # Errors
+/// `EINVAL` for bad images; `ENOTSUP` without ONNX Runtime or a model; `EBACKEND` when
+/// the model fails.
+pub fn classify(
+    ctx: &Ctx<'_>,
+    image: &[u8],
+    k: usize,
+) -> Result<(Classification, Timings), PluginError> {
+    let engine = Engine::get()?;
+    let (model, labels) = pick(engine, ctx)?;
+    let t0 = Instant::now();
+    let img = picture::decode(image)?;
+    let t1 = Instant::now();
+    let input = picture::classifier_input(&img, 256, 224, 127.0, 128.0)?;
+    let t2 = Instant::now();
+    let logits = run(&model, [1, 3, 224, 224], input)?;
+    let probs = softmax(&logits);
+    let t3 = Instant::now();
+    let label = |i: usize| {
+        labels
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("class {i}"))
+    };
+    let top: Vec<TopClass> = top_k(&probs, k)
+        .into_iter()
+        .map(|i| TopClass {
+            index: i,
+            score: probs[i],
+            label: label(i),
+        })
+        .collect();
+    let best = top
+        .first()
+        .ok_or_else(|| PluginError::backend("model produced no scores"))?;
+    let text = format!("{:.3}% {}", best.score * 100.0, best.label);
+    let timings = Timings {
+        decode: t1 - t0,
+        preprocess: t2 - t1,
+        inference: t3 - t2,
+    };
+    tracing::debug!(
+        decode_us = timings.decode.as_micros() as u64,
+        preprocess_us = timings.preprocess.as_micros() as u64,
+        inference_us = timings.inference.as_micros() as u64,
+        "classified: {text}"
+    );
+    Ok((
+        Classification {
+            text,
+            imgname: String::new(),
+            top,
+        },
+        timings,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_order() {
+        let p = softmax(&[1.0, 3.0, 2.0, 1000.0]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert_eq!(top_k(&p, 2), vec![3, 1]);
+        assert_eq!(top_k(&p, 10).len(), 4);
+        assert!(top_k(&p, 0).is_empty());
+    }
+}

@@ -1,0 +1,160 @@
+//! Image decoding and preprocessing: JPEG / PNG bytes → RGB pixels (with limits checked
+//! before anything large is allocated) → resized, cropped, normalised NCHW tensors.
+
+use fast_image_resize as fr;
+use image::{ImageReader, Limits, RgbImage};
+use std::io::Cursor;
+use vaccel_plugin::PluginError;
+
+/// Largest width or height accepted (a 16k × 16k RGB image is 768 MiB).
+pub const MAX_SIDE: u32 = 16_384;
+/// Most memory the decoder may allocate.
+pub const MAX_ALLOC: u64 = 1 << 30;
+
+/// Decode encoded image bytes to RGB.
+///
+/// # Errors
+/// `EINVAL` naming what is wrong: empty input, unknown format, corrupt or truncated data,
+/// dimensions over the limit (refused from the header, before decoding).
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, PluginError> {
+    if bytes.is_empty() {
+        return Err(PluginError::invalid("image is empty (0 bytes)"));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| PluginError::invalid(format!("cannot read image: {e}")))?;
+    let Some(format) = reader.format() else {
+        return Err(PluginError::invalid(format!(
+            "image format not recognised ({} bytes; JPEG and PNG are supported)",
+            bytes.len()
+        )));
+    };
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| {
+        PluginError::invalid(format!(
+            "cannot decode {format:?} image ({} bytes): {e}",
+            bytes.len()
+        ))
+    })?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err(PluginError::invalid("image has no pixels"));
+    }
+    Ok(img.into_rgb8())
+}
+
+/// Resize a region of `src` to `out_w × out_h` (bilinear).
+///
+/// # Errors
+/// `EBACKEND` if the resizer refuses (it should not for valid sizes).
+pub fn resize_region(
+    src: &RgbImage,
+    (left, top, width, height): (f64, f64, f64, f64),
+    out_w: u32,
+    out_h: u32,
+) -> Result<RgbImage, PluginError> {
+    let fail = |e: &dyn std::fmt::Display| PluginError::backend(format!("resize failed: {e}"));
+    let view =
+        fr::images::ImageRef::new(src.width(), src.height(), src.as_raw(), fr::PixelType::U8x3)
+            .map_err(|e| fail(&e))?;
+    let mut dst = fr::images::Image::new(out_w, out_h, fr::PixelType::U8x3);
+    let options = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
+        .crop(left, top, width, height);
+    fr::Resizer::new()
+        .resize(&view, &mut dst, &options)
+        .map_err(|e| fail(&e))?;
+    RgbImage::from_raw(out_w, out_h, dst.into_vec()).ok_or_else(|| fail(&"buffer size"))
+}
+
+/// ImageNet-style classifier input: shorter side to `resize`, centre crop `crop`, then
+/// `(x - mean) / std` per channel, NCHW float32.
+///
+/// # Errors
+/// As [`resize_region`].
+pub fn classifier_input(
+    img: &RgbImage,
+    resize: u32,
+    crop: u32,
+    mean: f32,
+    std: f32,
+) -> Result<Vec<f32>, PluginError> {
+    let (w, h) = (f64::from(img.width()), f64::from(img.height()));
+    // The crop of the resized image, mapped back to source pixels: one resize, no copy.
+    let scale = f64::from(resize) / w.min(h);
+    let side = f64::from(crop) / scale;
+    let region = ((w - side) / 2.0, (h - side) / 2.0, side.min(w), side.min(h));
+    let cropped = resize_region(img, region, crop, crop)?;
+    Ok(to_nchw(&cropped, [mean; 3], [std; 3]))
+}
+
+/// Planar float32 NCHW from interleaved RGB: `(x - mean[c]) / std[c]`.
+pub fn to_nchw(img: &RgbImage, mean: [f32; 3], std: [f32; 3]) -> Vec<f32> {
+    let plane = (img.width() * img.height()) as usize;
+    let mut out = vec![0f32; plane * 3];
+    for (i, px) in img.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = (f32::from(px[c]) - mean[c]) / std[c];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn decode_refuses_empty_and_garbage() {
+        assert!(decode(&[]).unwrap_err().message.contains("empty"));
+        assert!(
+            decode(b"definitely not an image")
+                .unwrap_err()
+                .message
+                .contains("not recognised")
+        );
+    }
+
+    #[test]
+    fn decode_refuses_truncated_png() {
+        let p = png(64, 64);
+        let e = decode(&p[..p.len() / 2]).unwrap_err();
+        assert_eq!(e.code, vaccel_plugin::code::EINVAL);
+        assert!(e.message.contains("cannot decode"), "{}", e.message);
+    }
+
+    #[test]
+    fn decode_refuses_huge_dimensions_from_the_header() {
+        // A valid PNG header claiming 100000 x 100000 pixels, and no data.
+        let mut p = png(1, 1);
+        p[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        p[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let e = decode(&p).unwrap_err();
+        assert!(e.message.contains("cannot decode"), "{}", e.message);
+    }
+
+    #[test]
+    fn classifier_input_has_nchw_shape_and_range() {
+        let img = decode(&png(320, 240)).unwrap();
+        let x = classifier_input(&img, 256, 224, 127.0, 128.0).unwrap();
+        assert_eq!(x.len(), 3 * 224 * 224);
+        assert!(x.iter().all(|v| (-1.0..=1.0).contains(v)));
+        // Blue channel is constant 7 everywhere.
+        let blue = &x[2 * 224 * 224..];
+        assert!(
+            blue.iter()
+                .all(|v| (v - (7.0 - 127.0) / 128.0).abs() < 1e-3)
+        );
+    }
+}
