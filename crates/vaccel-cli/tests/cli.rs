@@ -30,11 +30,12 @@ fn plugins_lists_builtins_with_their_ops() {
     assert!(out.status.success());
     let s = text(&out.stdout);
     assert!(s.contains("1. exec "), "{s}");
-    assert!(s.contains("2. blas "), "{s}");
-    assert!(s.contains("3. noop "), "{s}");
+    assert!(s.contains("2. onnx "), "{s}");
+    assert!(s.contains("3. blas "), "{s}");
+    assert!(s.contains("4. noop "), "{s}");
     assert!(s.contains("ops:    noop, exec, exec_with_resource"), "{s}");
     assert!(s.contains("type:   DEBUG (0x100)"), "{s}");
-    assert_eq!(s.matches("source: built-in").count(), 3, "{s}");
+    assert_eq!(s.matches("source: built-in").count(), 4, "{s}");
 }
 
 #[test]
@@ -160,4 +161,118 @@ fn sgemm_reports_gflops_and_checks_the_result() {
     let out = vaccel(&["sgemm", "0", "4", "4"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("M must be positive"));
+}
+
+#[test]
+fn classify_names_the_photos_right() {
+    let assets = support::assets();
+    let photo = |n: &str| assets.join("images").join(n).to_string_lossy().into_owned();
+    let out = vaccel(
+        &[
+            "classify",
+            &photo("chelsea.png"),
+            &photo("coffee.png"),
+            &photo("rocket.jpg"),
+            "--top",
+            "3",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let labels = |i: usize| -> Vec<String> {
+        v[i]["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cat = labels(0);
+    for want in ["Egyptian cat", "tiger cat", "tabby, tabby cat"] {
+        assert!(
+            cat.contains(&want.to_string()),
+            "chelsea.png top 3: {cat:?}"
+        );
+    }
+    assert!(["Egyptian cat", "tiger cat", "tabby, tabby cat"].contains(&cat[0].as_str()));
+    assert_eq!(labels(1)[0], "espresso");
+    assert_eq!(labels(2)[0], "missile");
+    assert!(
+        v[1]["text"].as_str().unwrap().ends_with("% espresso"),
+        "{}",
+        v[1]["text"]
+    );
+}
+
+#[test]
+fn detect_finds_the_text_lines_of_a_page() {
+    let assets = support::assets();
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("boxes.png");
+    let page = assets.join("images/page.png");
+    let out = vaccel(
+        &[
+            "detect",
+            page.to_str().unwrap(),
+            "--out",
+            out_png.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    let n = s
+        .lines()
+        .filter(|l| l.trim_start().starts_with("score"))
+        .count();
+    assert!(
+        (5..=9).contains(&n),
+        "page.png has 7 lines of text; found {n}: {s}"
+    );
+    assert!(std::fs::read(&out_png).unwrap().starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn classify_reports_bad_images_clearly() {
+    support::assets();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        ("empty.jpg", b"", "image is empty"),
+        ("text.png", b"hello, not a picture", "format not recognised"),
+        (
+            "cut.jpg",
+            &[0xff, 0xd8, 0xff, 0xe0, 0, 16, b'J', b'F', b'I', b'F', 0, 1],
+            "cannot decode",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let out = vaccel(&["classify", p.to_str().unwrap()], &[]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(
+            text(&out.stderr).contains(want),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+    let model = dir.path().join("model.onnx");
+    std::fs::write(&model, b"PK\x03\x04 this is a zip, not ONNX").unwrap();
+    let out = vaccel(
+        &[
+            "classify",
+            "--model",
+            model.to_str().unwrap(),
+            dir.path().join("text.png").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not an ONNX model (a zip archive"),
+        "{}",
+        text(&out.stderr)
+    );
 }

