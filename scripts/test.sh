@@ -27,6 +27,8 @@ echo "== cargo build (plugins as shared objects, for the tests)"
 cargo build --workspace --quiet
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee target/cargo-test.log
+echo "== assets (models, labels, photos; cached after the first run)"
+scripts/assets.sh
 echo "== C examples"
 stage="$root/target/stage"
 rm -rf "$stage"

@@ -43,7 +43,7 @@ int main(void)
 	printf("register again: %s\n", name(vaccel_resource_register(&res, &sess)));
 	printf("unregister from other session: %s\n", name(vaccel_resource_unregister(&res, heap)));
 	printf("sgemm with NULL matrices: %s\n", name(vaccel_sgemm(&sess, 2, 2, 2, 1, NULL, 2, NULL, 2, 0, NULL, 2)));
-	printf("classify with no plugin: %s\n", name(vaccel_image_classification(&sess, blob, NULL, NULL, sizeof(blob), 0, 0)));
+	printf("classify a non-image: %s\n", name(vaccel_image_classification(&sess, blob, NULL, NULL, sizeof(blob), 0, 0)));
 	printf("genop with negative count: %s\n", name(vaccel_genop(&sess, NULL, -1, NULL, 0)));
 	printf("genop with NULL args: %s\n", name(vaccel_genop(&sess, NULL, 2, NULL, 0)));
 	printf("release session holding a resource: %s\n", name(vaccel_session_release(&sess)));

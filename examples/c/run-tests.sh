@@ -77,12 +77,35 @@ if build sgemm && run sgemm && build sgemm_generic && run sgemm_generic; then
 	expect sgemm_generic "short C: VACCEL_EINVAL: " "C holds 3197 floats but m=64 n=48 k=32"
 fi
 
+# Real classification and detection on the sample photos (scripts/assets.sh fetched them).
+assets=${VACCEL_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vaccel/assets/v1}
+if [ -f "$assets/.complete" ]; then
+	img="$assets/images"
+	if build classify && build classify_generic; then
+		for pair in "chelsea.png:cat" "coffee.png:espresso" "rocket.jpg:missile"; do
+			photo=${pair%%:*} want=${pair#*:}
+			if run classify "$img/$photo" 2 && run classify_generic "$img/$photo"; then
+				typed=$(cat "$out/classify.out") generic=$(cat "$out/classify_generic.out")
+				if [ "$typed" = "$generic" ] && grep -q "^classification tags: [0-9.]*% .*$want" <<<"$typed"; then
+					ok "classify $photo: $typed (typed = genop)"
+				else
+					bad "classify $photo" "typed: $typed; genop: $generic"
+				fi
+			fi
+		done
+	fi
+	build detect && run detect "$img/page.png" && expect detect "detection image: " "segmentation: VACCEL_ENOTSUP"
+	if [ -f "$(sed -n 's/^detection image: //p' "$out/detect.out")" ]; then ok "detect wrote its annotated image"; else bad "detect" "annotated image missing"; fi
+else
+	bad "classify/detect" "no assets in $assets (run scripts/assets.sh)"
+fi
+
 build misuse && run misuse && expect misuse "noop on forged session: VACCEL_ENOENT" \
 	"release forged session: VACCEL_ENOENT" "delete forged session: VACCEL_ENOENT" "NULL session init: VACCEL_EINVAL" \
 	"NULL resource path: VACCEL_EINVAL" "missing resource file: VACCEL_ENOENT" "bad resource type: VACCEL_EINVAL" \
 	"register forged resource: VACCEL_ENOENT" "negative sgemm dims: VACCEL_EINVAL" "register: VACCEL_OK" \
 	"register again: VACCEL_EEXIST" "unregister from other session: VACCEL_ENOENT" \
-	"sgemm with NULL matrices: VACCEL_EINVAL" "classify with no plugin: VACCEL_ENOTSUP" \
+	"sgemm with NULL matrices: VACCEL_EINVAL" "classify a non-image: VACCEL_EINVAL" \
 	"genop with negative count: VACCEL_EINVAL" "genop with NULL args: VACCEL_EINVAL" \
 	"release session holding a resource: VACCEL_OK" "resource now free: VACCEL_OK" \
 	"noop on released session: VACCEL_ENOENT" "delete heap session: VACCEL_OK" \
