@@ -37,8 +37,7 @@ enum Command {
     /// Classify photos with an ImageNet model (default: EfficientNet-Lite0 from the asset
     /// cache, fetched on first use).
     Classify {
-        /// Image files (JPEG or PNG).
-        #[arg(required = true)]
+        /// Image files (JPEG or PNG); none: the sample photos from the asset cache.
         images: Vec<std::path::PathBuf>,
         /// An ONNX classifier to use instead of the default.
         #[arg(long)]
@@ -356,9 +355,20 @@ fn classify(
     top: usize,
     json: bool,
 ) -> Result<()> {
-    if model.is_none() {
+    if model.is_none() || images.is_empty() {
         assets::fetch(true)?;
     }
+    let samples: Vec<std::path::PathBuf>;
+    let images = if images.is_empty() {
+        let dir = vaccel_builtins::assets_dir().join("images");
+        samples = ["chelsea.png", "coffee.png", "rocket.jpg"]
+            .iter()
+            .map(|n| dir.join(n))
+            .collect();
+        &samples[..]
+    } else {
+        images
+    };
     let sess = Session::new(rt, 0)?;
     let mut held = Vec::new();
     if let Some(m) = model {
