@@ -129,6 +129,13 @@ impl<'a> Args<'a> {
         self.push(arg)
     }
 
+    /// Add a custom-typed writable buffer.
+    pub fn custom_mut(&mut self, data: &'a mut [u8], custom_type_id: u32) -> &mut Self {
+        let mut arg = VaccelArg::from_mut_slice(data, ArgType::Custom);
+        arg.custom_type_id = custom_type_id;
+        self.push(arg)
+    }
+
     /// Add a NUL-terminated string (size includes the NUL).
     pub fn string(&mut self, s: &'a CStr) -> &mut Self {
         self.push(VaccelArg::from_slice(

@@ -20,10 +20,12 @@ mod log;
 pub mod native;
 pub mod ops;
 pub mod sdk;
+pub mod tensor;
 pub mod types;
 
 pub use args::{Args, Element};
 pub use host::{CallError, HostBlob, HostResource, PluginHandle, ResourceTable, SessionCtx};
 pub use loader::{LoadError, load};
 pub use sdk::{Classification, Ctx, Detection, ImageOutput, Plugin, PluginError, TopClass};
+pub use tensor::{DType, Tensor};
 pub use types::{ArgType, OP_MAX, OpSet, OpType, ResourceType, code, plugin_type};

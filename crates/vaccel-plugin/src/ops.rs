@@ -144,6 +144,20 @@ const MINMAX: OpSchema = OpSchema {
     variadic: false,
 };
 
+/// Model load / unload (all frameworks): the MODEL resource's id.
+const MODEL: OpSchema = OpSchema {
+    read: &[a("model_id", T::Int64)],
+    write: &[],
+    variadic: false,
+};
+/// Model run (all frameworks): the model id, then one `CUSTOM` arg per input tensor
+/// (`crate::tensor` encoding); write: one `CUSTOM` arg per wanted output, receiving it.
+const MODEL_RUN: OpSchema = OpSchema {
+    read: &[a("model_id", T::Int64)],
+    write: &[],
+    variadic: true,
+};
+
 /// The layout of `op`, or `None` for ops whose arguments are not checked by the runtime
 /// (framework-specific ops the plugin decodes itself).
 pub fn schema(op: OpType) -> Option<&'static OpSchema> {
@@ -157,6 +171,12 @@ pub fn schema(op: OpType) -> Option<&'static OpSchema> {
         }
         OpType::BlasSgemm => &SGEMM,
         OpType::Minmax => &MINMAX,
+        OpType::TorchModelLoad
+        | OpType::TfliteModelLoad
+        | OpType::TfModelLoad
+        | OpType::TfliteModelUnload
+        | OpType::TfModelUnload => &MODEL,
+        OpType::TorchModelRun | OpType::TfliteModelRun | OpType::TfModelRun => &MODEL_RUN,
         _ => return None,
     })
 }

@@ -10,6 +10,7 @@ use crate::abi::{
 };
 use crate::args::Element;
 use crate::ops::{self, ImageOp, MinmaxArgs, SgemmArgs, write_c_string};
+use crate::tensor::{TENSOR_TYPE_ID, Tensor};
 use crate::types::{ArgType, OpSet, OpType, ResourceType, code};
 use std::ffi::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -394,6 +395,35 @@ pub trait Plugin: Sized + Send + Sync + 'static {
     fn image_op(&self, _ctx: &Ctx<'_>, op: ImageOp, _image: &[u8]) -> Result<ImageOutput> {
         Err(PluginError::unsupported(op.op()))
     }
+    /// Model load (`torch_model_load`, `tflite_model_load`, `tf_model_load`): prepare the
+    /// session's MODEL resource `model` so runs are fast.
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented (or for a model format the plugin cannot run).
+    fn model_load(&self, _ctx: &Ctx<'_>, op: OpType, _model: &ResourceView<'_>) -> Result<()> {
+        Err(PluginError::unsupported(op))
+    }
+    /// Model unload (`tflite_model_unload`, `tf_model_unload`).
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn model_unload(&self, _ctx: &Ctx<'_>, op: OpType, _model: &ResourceView<'_>) -> Result<()> {
+        Err(PluginError::unsupported(op))
+    }
+    /// Model run (`torch_model_run`, `tflite_model_run`, `tf_model_run`): tensors in, tensors
+    /// out (all of the model's outputs, in order).
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    fn model_run(
+        &self,
+        _ctx: &Ctx<'_>,
+        op: OpType,
+        _model: &ResourceView<'_>,
+        _inputs: Vec<Tensor>,
+    ) -> Result<Vec<Tensor>> {
+        Err(PluginError::unsupported(op))
+    }
     /// `blas_sgemm` (arguments already checked against their buffers).
     ///
     /// # Errors
@@ -711,6 +741,76 @@ unsafe fn dispatch<P: Plugin>(
             }
             Ok(())
         }
+        OpType::TorchModelLoad
+        | OpType::TfliteModelLoad
+        | OpType::TfModelLoad
+        | OpType::TfliteModelUnload
+        | OpType::TfModelUnload => {
+            // SAFETY: shape checked (INT64 scalar).
+            let model = model_resource(ctx, op, unsafe { scalar::<i64>(&read[0]) })?;
+            if matches!(op, OpType::TfliteModelUnload | OpType::TfModelUnload) {
+                p.model_unload(ctx, op, &model)
+            } else {
+                p.model_load(ctx, op, &model)
+            }
+        }
+        OpType::TorchModelRun | OpType::TfliteModelRun | OpType::TfModelRun => {
+            check_disjoint(op, read, write)?;
+            // SAFETY: shape checked (INT64 scalar).
+            let model = model_resource(ctx, op, unsafe { scalar::<i64>(&read[0]) })?;
+            let tensor_arg = |dir: &str, i: usize, a: &VaccelArg| -> Result<()> {
+                if a.arg_type != ArgType::Custom.raw() || a.custom_type_id != TENSOR_TYPE_ID {
+                    return Err(PluginError::invalid(format!(
+                        "{op}: {dir} tensor {i} must be a CUSTOM arg with the tensor type id"
+                    )));
+                }
+                crate::ops::check_shape(a, ArgType::Custom)
+                    .map_err(|m| PluginError::invalid(format!("{op}: {dir} tensor {i} {m}")))
+            };
+            let mut inputs = Vec::with_capacity(read.len() - 1);
+            for (i, a) in read[1..].iter().enumerate() {
+                tensor_arg("input", i, a)?;
+                // SAFETY: shape checked; buffer valid per this function's contract.
+                let t = Tensor::decode(unsafe { bytes(a) })
+                    .map_err(|m| PluginError::invalid(format!("{op}: input tensor {i}: {m}")))?;
+                inputs.push(t);
+            }
+            for (i, a) in write.iter().enumerate() {
+                tensor_arg("output", i, a)?;
+            }
+            let outputs = p.model_run(ctx, op, &model, inputs)?;
+            if write.len() > outputs.len() {
+                return Err(PluginError::invalid(format!(
+                    "{op}: {} outputs asked for, the model has {}",
+                    write.len(),
+                    outputs.len()
+                )));
+            }
+            // Too small an output buffer: report every needed size (in the arg's `size`)
+            // and ERANGE, so the caller can retry with room.
+            let mut short = Vec::new();
+            for (i, (w, t)) in write.iter_mut().zip(&outputs).enumerate() {
+                if w.size < t.encoded_len() {
+                    short.push(format!(
+                        "output {i} needs {} bytes, has {}",
+                        t.encoded_len(),
+                        w.size
+                    ));
+                    w.size = t.encoded_len();
+                }
+            }
+            if !short.is_empty() {
+                return Err(PluginError::new(
+                    code::ERANGE,
+                    format!("{op}: {}", short.join("; ")),
+                ));
+            }
+            for (w, t) in write.iter_mut().zip(&outputs) {
+                // SAFETY: write buffers valid, disjoint (checked) and large enough (checked).
+                w.size = t.encode_into(unsafe { bytes_mut(w) });
+            }
+            Ok(())
+        }
         OpType::BlasSgemm => {
             check_disjoint(op, read, write)?;
             let dim = |i: usize, name: &str| -> Result<usize> {
@@ -780,6 +880,22 @@ unsafe fn dispatch<P: Plugin>(
         }
         _ => p.raw_op(ctx, op, read, write),
     }
+}
+
+/// The session's MODEL resource with this id.
+fn model_resource<'a>(ctx: &Ctx<'a>, op: OpType, id: i64) -> Result<ResourceView<'a>> {
+    let r = ctx.resource(id).ok_or_else(|| {
+        PluginError::not_found(format!(
+            "{op}: resource {id} is not registered with session {}",
+            ctx.session_id
+        ))
+    })?;
+    if r.resource_type != Some(ResourceType::Model) {
+        return Err(PluginError::invalid(format!(
+            "{op}: resource {id} is not a MODEL resource"
+        )));
+    }
+    Ok(r)
 }
 
 /// Refuse calls whose output buffers overlap any other argument: the typed views hand out

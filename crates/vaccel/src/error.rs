@@ -146,6 +146,9 @@ pub enum Error {
     /// A caller-provided value is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// A plugin returned something malformed.
+    #[error("{0}")]
+    Backend(String),
     /// A size computed from caller data overflows.
     #[error("{0}: size overflows")]
     Overflow(String),
@@ -187,6 +190,7 @@ impl Error {
                 _ => code::EIO,
             },
             Error::AlreadyRegistered { .. } => code::EEXIST,
+            Error::Backend(_) => code::EBACKEND,
             Error::ResourceBusy { .. } => code::EBUSY,
         }
     }

@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 use vaccel_plugin::ops::{self, ImageOp};
+use vaccel_plugin::tensor::TENSOR_TYPE_ID;
 use vaccel_plugin::{
-    ArgType, Args, Classification, ImageOutput, OpType, ResourceTable, SessionCtx,
+    ArgType, Args, Classification, ImageOutput, OpType, ResourceTable, SessionCtx, Tensor,
 };
 
 static NEXT_ID: AtomicI64 = AtomicI64::new(1);
@@ -453,6 +454,97 @@ impl Session {
             imgname: c_text(&name),
             detections: ImageOutput::parse_results(&c_text(&results)),
         })
+    }
+
+    /// Prepare a registered MODEL resource for runs (`torch_model_load`).
+    ///
+    /// # Errors
+    /// As [`Session::call`]; `ENOTSUP` naming the format when no plugin can run it.
+    pub fn model_load(&self, model: &Resource) -> Result<()> {
+        self.model_op(OpType::TorchModelLoad, model.id())
+    }
+
+    /// Release a loaded model (`tflite_model_unload`; the framework ids are
+    /// interchangeable for the onnx plugin).
+    ///
+    /// # Errors
+    /// As [`Session::call`].
+    pub fn model_unload(&self, model: &Resource) -> Result<()> {
+        self.model_op(OpType::TfliteModelUnload, model.id())
+    }
+
+    /// Run a registered model: tensors in, its first `nr_outputs` outputs out
+    /// (`torch_model_run`).
+    ///
+    /// # Errors
+    /// As [`Session::call`].
+    pub fn model_run(
+        &self,
+        model: &Resource,
+        inputs: &[Tensor],
+        nr_outputs: usize,
+    ) -> Result<Vec<Tensor>> {
+        self.tensor_run(OpType::TorchModelRun, model.id(), inputs, nr_outputs)
+    }
+
+    /// A model load / unload op by id (the C API's framework entry points).
+    ///
+    /// # Errors
+    /// As [`Session::call`].
+    pub fn model_op(&self, op: OpType, model_id: i64) -> Result<()> {
+        let mut r = Args::with_capacity(1);
+        r.scalar(&model_id);
+        self.call(op, &mut r, &mut Args::new())
+    }
+
+    /// A model run op by id. Output buffers start at 1 MiB each; if the plugin reports
+    /// `ERANGE` with the sizes it needs, the call is repeated once with those.
+    ///
+    /// # Errors
+    /// As [`Session::call`]; [`Error::Backend`] for a malformed output tensor.
+    pub fn tensor_run(
+        &self,
+        op: OpType,
+        model_id: i64,
+        inputs: &[Tensor],
+        nr_outputs: usize,
+    ) -> Result<Vec<Tensor>> {
+        let encoded: Vec<Vec<u8>> = inputs.iter().map(Tensor::encode).collect();
+        let mut capacity = vec![1usize << 20; nr_outputs];
+        for attempt in 0..2 {
+            let mut bufs: Vec<Vec<u8>> = capacity.iter().map(|c| vec![0u8; *c]).collect();
+            let mut r = Args::with_capacity(1 + encoded.len());
+            r.scalar(&model_id);
+            for e in &encoded {
+                r.custom(e, TENSOR_TYPE_ID);
+            }
+            let mut w = Args::with_capacity(nr_outputs);
+            for b in bufs.iter_mut() {
+                w.custom_mut(b, TENSOR_TYPE_ID);
+            }
+            let result = self.call(op, &mut r, &mut w);
+            let sizes: Vec<usize> = w.as_slice().iter().map(|a| a.size).collect();
+            drop(w);
+            match result {
+                Ok(()) => {
+                    return bufs
+                        .iter()
+                        .zip(&sizes)
+                        .enumerate()
+                        .map(|(i, (b, n))| {
+                            Tensor::decode(&b[..(*n).min(b.len())]).map_err(|m| {
+                                Error::Backend(format!("{op}: output tensor {i} is malformed: {m}"))
+                            })
+                        })
+                        .collect();
+                }
+                Err(e) if e.code() == vaccel_plugin::code::ERANGE && attempt == 0 => {
+                    capacity = sizes
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the second attempt returns")
     }
 
     /// Row-major `C = alpha·A·B + beta·C` (`blas_sgemm`).

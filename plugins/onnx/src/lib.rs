@@ -4,6 +4,8 @@
 //! * `image_classify` — EfficientNet-Lite0 (or the session's MODEL resource) with top-k.
 //! * `image_detect` — PP-OCRv4 text detection; boxes plus an annotated PNG.
 //! * `image_segment` / `_pose` / `_depth` — `VACCEL_ENOTSUP`: no model for them is installed.
+//! * model load / run / unload — tensors in, tensors out, for a session's ONNX MODEL
+//!   resource, behind the Torch, TFLite and TF entry points alike.
 //!
 //! Models are cached by content hash and shared by all sessions; `VACCEL_ONNX_THREADS`
 //! sets ONNX Runtime's intra-op threads (default 1, the fastest on small machines).
@@ -16,21 +18,43 @@ pub mod assets;
 pub mod classify;
 pub mod detect;
 pub mod engine;
+pub mod models;
 pub mod picture;
 
 use vaccel_plugin::ops::ImageOp;
-use vaccel_plugin::sdk::{Host, Result};
+use vaccel_plugin::sdk::{Host, ResourceView, Result};
 use vaccel_plugin::{
-    Classification, Ctx, ImageOutput, OpSet, OpType, Plugin, PluginError, code, plugin_type,
+    Classification, Ctx, ImageOutput, OpSet, OpType, Plugin, PluginError, Tensor, code, plugin_type,
 };
 
 /// The plugin.
-#[derive(Debug)]
-pub struct Onnx;
+pub struct Onnx {
+    holds: models::Holds,
+}
 
 impl Plugin for Onnx {
     fn init(_host: &Host) -> Result<Self> {
-        Ok(Onnx)
+        Ok(Onnx {
+            holds: models::Holds::default(),
+        })
+    }
+
+    fn model_load(&self, ctx: &Ctx<'_>, op: OpType, model: &ResourceView<'_>) -> Result<()> {
+        self.holds.load(ctx.session_id, op, model)
+    }
+
+    fn model_unload(&self, ctx: &Ctx<'_>, op: OpType, model: &ResourceView<'_>) -> Result<()> {
+        self.holds.unload(ctx.session_id, op, model)
+    }
+
+    fn model_run(
+        &self,
+        _ctx: &Ctx<'_>,
+        op: OpType,
+        model: &ResourceView<'_>,
+        inputs: Vec<Tensor>,
+    ) -> Result<Vec<Tensor>> {
+        models::run(op, model, inputs)
     }
 
     fn image_classify(&self, ctx: &Ctx<'_>, image: &[u8], top_k: usize) -> Result<Classification> {
@@ -67,5 +91,13 @@ vaccel_plugin::declare_plugin! {
         OpType::ImageSegment,
         OpType::ImagePose,
         OpType::ImageDepth,
+        OpType::TorchModelLoad,
+        OpType::TorchModelRun,
+        OpType::TfliteModelLoad,
+        OpType::TfliteModelRun,
+        OpType::TfliteModelUnload,
+        OpType::TfModelLoad,
+        OpType::TfModelRun,
+        OpType::TfModelUnload,
     ]),
 }

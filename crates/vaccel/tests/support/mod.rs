@@ -1,4 +1,6 @@
-//! Test helpers shared by integration tests (included with `#[path]` where needed).
+//! Test helpers shared by integration tests (included with `#[path]` where needed; each
+//! test crate uses some of them).
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Command;
