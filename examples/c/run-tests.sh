@@ -65,7 +65,7 @@ build arg_array && run arg_array && expect arg_array "count: 5" "int32: -7" "dou
 build tensors && run tensors && expect tensors "torch tensor: 4 dims, [1,3,224,224], 602112 bytes, owned=1" \
 	"take_data: ok, 602112 bytes, tensor now empty: yes" "tflite tensor: 2 dims, 16 bytes, owned=0" \
 	"tf node: serving_default_input/0, status 0 ok" "NULL tensor: VACCEL_EINVAL" "negative dims: VACCEL_EINVAL" \
-	"torch_model_load: VACCEL_ENOTSUP"
+	"torch_model_load: VACCEL_ENOTSUP (not an ONNX model)"
 
 if build sgemm && run sgemm && build sgemm_generic && run sgemm_generic; then
 	typed=$(head -1 "$out/sgemm.out")
@@ -93,6 +93,11 @@ if [ -f "$assets/.complete" ]; then
 				fi
 			fi
 		done
+	fi
+	if "$prefix/bin/vaccel" preprocess "$img/coffee.png" --out "$out/coffee.f32" >/dev/null 2>"$out/pre.err" \
+		&& build torch_inference && run torch_inference "$assets/models/efficientnet-lite0.onnx" "$out/coffee.f32" "$assets/labels/imagenet.txt"; then
+		expect torch_inference "torch output: 2 dims [1, 1000], float=1" "torch top-1: espresso" \
+			"tflite agrees: yes (status 0)" "wrong shape: VACCEL_EINVAL"
 	fi
 	build detect && run detect "$img/page.png" && expect detect "detection image: " "segmentation: VACCEL_ENOTSUP"
 	if [ -f "$(sed -n 's/^detection image: //p' "$out/detect.out")" ]; then ok "detect wrote its annotated image"; else bad "detect" "annotated image missing"; fi

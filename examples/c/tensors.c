@@ -60,7 +60,7 @@ int main(void)
 	if (vaccel_resource_register(&model, &sess))
 		return 1;
 	ret = vaccel_torch_model_load(&sess, &model);
-	printf("torch_model_load: %s\n", ret == VACCEL_ENOTSUP ? "VACCEL_ENOTSUP" : "other");
+	printf("torch_model_load: %s\n", ret == VACCEL_ENOTSUP ? "VACCEL_ENOTSUP (not an ONNX model)" : "other");
 	vaccel_resource_unregister(&model, &sess);
 	vaccel_resource_release(&model);
 	vaccel_session_release(&sess);

@@ -4,10 +4,11 @@
 use crate::state::{
     CResource, CResult, CSession, c_str, guard, null, obj, session_of, state, with_session,
 };
+use crate::tensor::{CTensor, TfStatus, TfTensor, TfliteTensor, TorchTensor};
 use std::ffi::{c_char, c_int, c_void};
 use vaccel_plugin::abi::VaccelArg;
 use vaccel_plugin::ops::matrix_len;
-use vaccel_plugin::{ArgType, Args, OpType};
+use vaccel_plugin::{ArgType, Args, OpType, Tensor};
 use vaccel_rt::{Error, Session};
 
 fn arg(buf: *const c_void, size: usize, ty: ArgType) -> VaccelArg {
@@ -380,30 +381,236 @@ pub unsafe extern "C" fn vaccel_fpga_vadd(
     })
 }
 
-const NO_TENSOR_TRANSPORT: &str =
-    "tensor model ops are not carried to plugins by this version of the runtime";
+/// The session and MODEL resource behind two C pointers.
+///
+/// # Safety
+/// Both NULL or valid.
+unsafe fn session_and_model(
+    sess: *const CSession,
+    model: *const CResource,
+) -> CResult<(vaccel_rt::Session, i64)> {
+    // SAFETY: per the contract.
+    let s = unsafe { session_of(sess) }?;
+    // SAFETY: per the contract.
+    let m = unsafe { obj(model, "model") }?;
+    let id = state()?.resource(m)?.id();
+    Ok((s, id))
+}
 
-macro_rules! tensor_op {
-    ($name:ident, $op:expr, ($($p:ident: $t:ty),*)) => {
+/// Read `n` C tensors.
+///
+/// # Safety
+/// `list` NULL or valid for `n` pointers, each NULL or a valid tensor.
+unsafe fn read_tensors<T: CTensor>(list: *const *mut T, n: c_int) -> CResult<Vec<Tensor>> {
+    let n = count(n, "number of input tensors")?;
+    if n > 0 && list.is_null() {
+        return Err(null("input tensors"));
+    }
+    (0..n)
+        .map(|i| {
+            // SAFETY: `list` holds `n` pointers (contract).
+            let p = unsafe { *list.add(i) };
+            // SAFETY: each is NULL or a valid tensor (contract).
+            let t = unsafe { obj(p, &format!("input tensor {i}")) }?;
+            // SAFETY: a valid tensor's data and dims are valid for their sizes (contract).
+            unsafe { t.to_tensor() }.map_err(|m| Error::Invalid(format!("input tensor {i}: {m}")))
+        })
+        .collect()
+}
+
+/// Store new C tensors for `outputs` into `list`.
+///
+/// # Safety
+/// `list` NULL or writable for `outputs.len()` pointers.
+unsafe fn write_tensors<T: CTensor>(list: *mut *mut T, outputs: &[Tensor]) -> CResult {
+    if !outputs.is_empty() && list.is_null() {
+        return Err(null("output tensors"));
+    }
+    let made = outputs
+        .iter()
+        .map(T::from_tensor)
+        .collect::<CResult<Vec<_>>>()?;
+    for (i, p) in made.into_iter().enumerate() {
+        // SAFETY: `list` is writable for `outputs.len()` pointers (contract).
+        unsafe { *list.add(i) = p };
+    }
+    Ok(())
+}
+
+/// # Safety
+/// Pointers NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_torch_model_load(
+    sess: *mut CSession,
+    model: *mut CResource,
+) -> c_int {
+    guard("vaccel_torch_model_load", || {
+        // SAFETY: per the contract.
+        let (s, id) = unsafe { session_and_model(sess, model) }?;
+        s.model_op(OpType::TorchModelLoad, id)
+    })
+}
+
+/// # Safety
+/// Pointers NULL or valid; `in_tensor` holds `nr_read` tensors, `out_tensor` room for
+/// `nr_write` pointers (filled with new tensors the caller deletes).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_torch_model_run(
+    sess: *mut CSession,
+    model: *const CResource,
+    _run_options: *const c_void,
+    in_tensor: *const *mut TorchTensor,
+    nr_read: c_int,
+    out_tensor: *mut *mut TorchTensor,
+    nr_write: c_int,
+) -> c_int {
+    guard("vaccel_torch_model_run", || {
+        // SAFETY: per the contract (all below).
+        let (s, id) = unsafe { session_and_model(sess, model) }?;
+        let inputs = unsafe { read_tensors(in_tensor, nr_read) }?;
+        let outputs = s.tensor_run(
+            OpType::TorchModelRun,
+            id,
+            &inputs,
+            count(nr_write, "nr_write")?,
+        )?;
+        unsafe { write_tensors(out_tensor, &outputs) }
+    })
+}
+
+fn set_tflite_status(status: *mut u8, ok: bool) {
+    // SAFETY: NULL or writable per the contract of the callers.
+    if let Some(s) = unsafe { status.as_mut() } {
+        *s = u8::from(!ok);
+    }
+}
+
+/// # Safety
+/// Pointers NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_tflite_model_load(
+    sess: *mut CSession,
+    model: *mut CResource,
+) -> c_int {
+    guard("vaccel_tflite_model_load", || {
+        // SAFETY: per the contract.
+        let (s, id) = unsafe { session_and_model(sess, model) }?;
+        s.model_op(OpType::TfliteModelLoad, id)
+    })
+}
+
+/// # Safety
+/// Pointers NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_tflite_model_unload(
+    sess: *mut CSession,
+    model: *mut CResource,
+) -> c_int {
+    guard("vaccel_tflite_model_unload", || {
+        // SAFETY: per the contract.
+        let (s, id) = unsafe { session_and_model(sess, model) }?;
+        s.model_op(OpType::TfliteModelUnload, id)
+    })
+}
+
+/// # Safety
+/// As `vaccel_torch_model_run`; `status` NULL or writable (0 success, 1 failure).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_tflite_model_run(
+    sess: *mut CSession,
+    model: *const CResource,
+    in_tensors: *const *mut TfliteTensor,
+    nr_inputs: c_int,
+    out_tensors: *mut *mut TfliteTensor,
+    nr_outputs: c_int,
+    status: *mut u8,
+) -> c_int {
+    let rc = guard("vaccel_tflite_model_run", || {
+        // SAFETY: per the contract (all below).
+        let (s, id) = unsafe { session_and_model(sess, model) }?;
+        let inputs = unsafe { read_tensors(in_tensors, nr_inputs) }?;
+        let outputs = s.tensor_run(
+            OpType::TfliteModelRun,
+            id,
+            &inputs,
+            count(nr_outputs, "nr_outputs")?,
+        )?;
+        unsafe { write_tensors(out_tensors, &outputs) }
+    });
+    set_tflite_status(status, rc == 0);
+    rc
+}
+
+/// Fill a TF status: code 0 and no message on success; code 2 (TF's UNKNOWN) and the
+/// error's message (malloc'd; `vaccel_tf_status_release` frees it) on failure.
+fn set_tf_status(status: *mut TfStatus, rc: c_int) {
+    // SAFETY: NULL or writable per the contract of the callers.
+    if let Some(s) = unsafe { status.as_mut() } {
+        let msg = if rc == 0 {
+            std::ptr::null()
+        } else {
+            crate::state::vaccel_last_error()
+        };
+        // SAFETY: the status is the caller's; its old message (if any) is theirs to free.
+        unsafe { crate::tensor::fill_tf_status(s, if rc == 0 { 0 } else { 2 }, msg) };
+    }
+}
+
+macro_rules! tf_model_op {
+    ($name:ident, $op:expr) => {
         /// # Safety
-        /// `sess` NULL or valid; other pointers are not read.
+        /// Pointers NULL or valid.
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(sess: *mut CSession, $($p: $t),*) -> c_int {
-            $(let _ = $p;)*
-            guard(stringify!($name), || {
+        pub unsafe extern "C" fn $name(
+            sess: *mut CSession,
+            model: *mut CResource,
+            status: *mut TfStatus,
+        ) -> c_int {
+            let rc = guard(stringify!($name), || {
                 // SAFETY: per the contract.
-                unsafe { session_of(sess) }?;
-                Err(Error::Unsupported { op: $op, reason: NO_TENSOR_TRANSPORT })
-            })
+                let (s, id) = unsafe { session_and_model(sess, model) }?;
+                s.model_op($op, id)
+            });
+            set_tf_status(status, rc);
+            rc
         }
     };
 }
 
-tensor_op!(vaccel_torch_model_load, OpType::TorchModelLoad, (model: *mut CResource));
-tensor_op!(vaccel_torch_model_run, OpType::TorchModelRun, (model: *const CResource, run_options: *const c_void, in_tensor: *const *mut c_void, nr_read: c_int, out_tensor: *mut *mut c_void, nr_write: c_int));
-tensor_op!(vaccel_tflite_model_load, OpType::TfliteModelLoad, (model: *mut CResource));
-tensor_op!(vaccel_tflite_model_run, OpType::TfliteModelRun, (model: *const CResource, in_tensors: *const *mut c_void, nr_inputs: c_int, out_tensors: *mut *mut c_void, nr_outputs: c_int, status: *mut u8));
-tensor_op!(vaccel_tflite_model_unload, OpType::TfliteModelUnload, (model: *mut CResource));
-tensor_op!(vaccel_tf_model_load, OpType::TfModelLoad, (model: *mut CResource, status: *mut c_void));
-tensor_op!(vaccel_tf_model_run, OpType::TfModelRun, (model: *const CResource, run_options: *const c_void, in_nodes: *const c_void, in_tensors: *const *mut c_void, nr_inputs: c_int, out_nodes: *const c_void, out_tensors: *mut *mut c_void, nr_outputs: c_int, status: *mut c_void));
-tensor_op!(vaccel_tf_model_unload, OpType::TfModelUnload, (model: *mut CResource, status: *mut c_void));
+tf_model_op!(vaccel_tf_model_load, OpType::TfModelLoad);
+tf_model_op!(vaccel_tf_model_unload, OpType::TfModelUnload);
+
+/// Inputs and outputs are matched by position; node names are not used (ONNX models name
+/// their own inputs).
+///
+/// # Safety
+/// As `vaccel_torch_model_run`; `status` NULL or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn vaccel_tf_model_run(
+    sess: *mut CSession,
+    model: *const CResource,
+    _run_options: *const c_void,
+    _in_nodes: *const c_void,
+    in_tensors: *const *mut TfTensor,
+    nr_inputs: c_int,
+    _out_nodes: *const c_void,
+    out_tensors: *mut *mut TfTensor,
+    nr_outputs: c_int,
+    status: *mut TfStatus,
+) -> c_int {
+    let rc = guard("vaccel_tf_model_run", || {
+        // SAFETY: per the contract (all below).
+        let (s, id) = unsafe { session_and_model(sess, model) }?;
+        let inputs = unsafe { read_tensors(in_tensors, nr_inputs) }?;
+        let outputs = s.tensor_run(
+            OpType::TfModelRun,
+            id,
+            &inputs,
+            count(nr_outputs, "nr_outputs")?,
+        )?;
+        unsafe { write_tensors(out_tensors, &outputs) }
+    });
+    set_tf_status(status, rc);
+    rc
+}

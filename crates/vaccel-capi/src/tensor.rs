@@ -9,6 +9,7 @@
 
 use crate::state::{CResult, c_str, guard, null, obj_mut};
 use std::ffi::{c_char, c_int, c_void};
+use vaccel_plugin::{DType, Tensor};
 use vaccel_rt::Error;
 
 fn oom() -> Error {
@@ -39,8 +40,76 @@ unsafe fn copy_dims<T: Copy>(dims: *const T, n: usize) -> CResult<*mut T> {
     Ok(p)
 }
 
+/// A framework's C tensor, convertible to and from the runtime's [`Tensor`].
+pub(crate) trait CTensor: Sized {
+    /// Copy out as a runtime tensor.
+    ///
+    /// # Safety
+    /// `data` valid for `size` bytes and `dims` for `nr_dims` values.
+    unsafe fn to_tensor(&self) -> Result<Tensor, String>;
+    /// A new malloc'd C tensor holding a copy of `t` (owned data; free with `_delete`).
+    fn from_tensor(t: &Tensor) -> CResult<*mut Self>;
+}
+
+// dtype numbers: include/vaccel/tensor.h (upstream's enums)
+fn torch_dtype(v: c_int) -> Option<DType> {
+    Some(match v {
+        1 => DType::U8,
+        2 => DType::I8,
+        3 => DType::I16,
+        4 => DType::I32,
+        5 => DType::I64,
+        6 => DType::F16,
+        7 => DType::F32,
+        _ => return None,
+    })
+}
+fn torch_code(d: DType) -> Option<c_int> {
+    (1..=7).find(|c| torch_dtype(*c) == Some(d))
+}
+fn tflite_dtype(v: c_int) -> Option<DType> {
+    Some(match v {
+        1 => DType::F32,
+        2 => DType::I32,
+        3 => DType::U8,
+        4 => DType::I64,
+        6 => DType::Bool,
+        7 => DType::I16,
+        9 => DType::I8,
+        10 => DType::F16,
+        11 => DType::F64,
+        13 => DType::U64,
+        16 => DType::U32,
+        17 => DType::U16,
+        _ => return None,
+    })
+}
+fn tflite_code(d: DType) -> Option<c_int> {
+    (0..=18).find(|c| tflite_dtype(*c) == Some(d))
+}
+fn tf_dtype(v: c_int) -> Option<DType> {
+    Some(match v {
+        1 => DType::F32,
+        2 => DType::F64,
+        3 => DType::I32,
+        4 => DType::U8,
+        5 => DType::I16,
+        6 => DType::I8,
+        9 => DType::I64,
+        10 => DType::Bool,
+        17 => DType::U16,
+        19 => DType::F16,
+        22 => DType::U32,
+        23 => DType::U64,
+        _ => return None,
+    })
+}
+fn tf_code(d: DType) -> Option<c_int> {
+    (0..=23).find(|c| tf_dtype(*c) == Some(d))
+}
+
 macro_rules! tensor_api {
-    ($fw:ident, $T:ident, $nr:ty, $dim:ty) => {
+    ($fw:ident, $T:ident, $nr:ty, $dim:ty, $to_dtype:ident, $to_code:ident) => {
         paste::paste! {
             /// The C tensor struct (layout in include/vaccel/tensor.h).
             #[repr(C)]
@@ -51,6 +120,64 @@ macro_rules! tensor_api {
                 nr_dims: $nr,
                 dims: *mut $dim,
                 data_type: c_int,
+            }
+
+            impl CTensor for $T {
+                unsafe fn to_tensor(&self) -> Result<Tensor, String> {
+                    let dtype = $to_dtype(self.data_type).ok_or_else(|| {
+                        format!("{} data type {} is not supported", stringify!($fw), self.data_type)
+                    })?;
+                    let n = usize::try_from(self.nr_dims).map_err(|_| format!("nr_dims is negative ({})", self.nr_dims))?;
+                    if n > 0 && self.dims.is_null() {
+                        return Err("dims is NULL".into());
+                    }
+                    if self.size > 0 && self.data.is_null() {
+                        return Err("data is NULL".into());
+                    }
+                    let dims: Vec<i64> = if n == 0 {
+                        Vec::new()
+                    } else {
+                        // SAFETY: `dims` holds `nr_dims` values (contract).
+                        unsafe { std::slice::from_raw_parts(self.dims, n) }.iter().map(|d| i64::from(*d)).collect()
+                    };
+                    let data = if self.size == 0 {
+                        Vec::new()
+                    } else {
+                        // SAFETY: `data` holds `size` bytes (contract).
+                        unsafe { std::slice::from_raw_parts(self.data.cast::<u8>(), self.size) }.to_vec()
+                    };
+                    Tensor::new(dtype, dims, data)
+                }
+
+                fn from_tensor(t: &Tensor) -> CResult<*mut Self> {
+                    let code = $to_code(t.dtype).ok_or_else(|| {
+                        Error::Invalid(format!("output element type {} has no {} equivalent", t.dtype, stringify!($fw)))
+                    })?;
+                    let dims = t
+                        .dims
+                        .iter()
+                        .map(|d| <$dim>::try_from(*d).map_err(|_| Error::Overflow(format!("dimension {d}"))))
+                        .collect::<CResult<Vec<$dim>>>()?;
+                    let nr = <$nr>::try_from(dims.len()).map_err(|_| Error::Overflow("nr_dims".into()))?;
+                    let mut out = std::ptr::null_mut();
+                    let tensor = [<$fw _new>](&mut out, nr, dims.as_ptr(), code)?;
+                    if !t.data.is_empty() {
+                        // SAFETY: malloc of a non-zero size.
+                        let d = unsafe { libc::malloc(t.data.len()) };
+                        if d.is_null() {
+                            let _ = [<$fw _release>](tensor);
+                            // SAFETY: allocated by _new.
+                            unsafe { libc::free(out.cast()) };
+                            return Err(oom());
+                        }
+                        // SAFETY: both valid for `len` bytes, distinct.
+                        unsafe { std::ptr::copy_nonoverlapping(t.data.as_ptr(), d.cast::<u8>(), t.data.len()) };
+                        tensor.data = d;
+                        tensor.size = t.data.len();
+                        tensor.owned = true;
+                    }
+                    Ok(out)
+                }
             }
 
             fn [<$fw _init>](t: &mut $T, nr_dims: $nr, dims: *const $dim, data_type: c_int) -> CResult {
@@ -201,9 +328,9 @@ macro_rules! tensor_api {
     };
 }
 
-tensor_api!(torch, TorchTensor, i64, i64);
-tensor_api!(tf, TfTensor, c_int, i64);
-tensor_api!(tflite, TfliteTensor, c_int, i32);
+tensor_api!(torch, TorchTensor, i64, i64, torch_dtype, torch_code);
+tensor_api!(tf, TfTensor, c_int, i64, tf_dtype, tf_code);
+tensor_api!(tflite, TfliteTensor, c_int, i32, tflite_dtype, tflite_code);
 
 macro_rules! buffer_api {
     ($fw:ident, $B:ident, $dt:ty) => {
@@ -360,6 +487,20 @@ pub unsafe extern "C" fn vaccel_tf_node_release(node: *mut TfNode) -> c_int {
         };
         Ok(())
     })
+}
+
+/// Set a status in place: `code`, and a malloc'd copy of `message` (or none).
+///
+/// # Safety
+/// `message` NULL or a NUL-terminated string.
+pub(crate) unsafe fn fill_tf_status(s: &mut TfStatus, code: u8, message: *const c_char) {
+    s.code = code;
+    s.message = if message.is_null() {
+        std::ptr::null_mut()
+    } else {
+        // SAFETY: NUL-terminated per the contract; NULL on allocation failure is fine.
+        unsafe { libc::strdup(message) }
+    };
 }
 
 /// `vaccel_tf_status_init`: copies `message`.

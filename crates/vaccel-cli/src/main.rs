@@ -62,6 +62,16 @@ enum Command {
     },
     /// Fetch and build the default models, labels and photos (pinned, checksummed, cached).
     Assets,
+    /// Write an image as the classifier's input tensor (NCHW float32, little-endian:
+    /// shorter side 256, centre crop 224, (x − 127) / 128), for programs that run models
+    /// on tensors.
+    Preprocess {
+        /// Image file (JPEG or PNG).
+        image: std::path::PathBuf,
+        /// Output file (3 × 224 × 224 float32 values).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Benchmarks (figures printed next to a baseline measured in the same run).
     #[command(subcommand)]
     Bench(Bench),
@@ -599,6 +609,21 @@ fn run(cli: Cli) -> Result<()> {
         )?,
         Command::Detect { image, out } => detect(&rt, &image, &out)?,
         Command::Assets => assets::fetch(false)?,
+        Command::Preprocess { image, out } => {
+            use vaccel_builtins::onnx::picture;
+            let img = picture::decode(&read(&image)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", image.display()))?;
+            let x = picture::classifier_input(&img, 256, 224, 127.0, 128.0)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(&out, bytes)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "{}: 1x3x224x224 float32 written to {}",
+                image.display(),
+                out.display()
+            );
+        }
         Command::Bench(Bench::Classify { image, runs }) => {
             bench_classify(&rt, image.as_deref(), runs)?
         }
