@@ -467,6 +467,7 @@ pub unsafe extern "C" fn vaccel_torch_model_run(
     guard("vaccel_torch_model_run", || {
         // SAFETY: per the contract (all below).
         let (s, id) = unsafe { session_and_model(sess, model) }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let inputs = unsafe { read_tensors(in_tensor, nr_read) }?;
         let outputs = s.tensor_run(
             OpType::TorchModelRun,
@@ -474,6 +475,7 @@ pub unsafe extern "C" fn vaccel_torch_model_run(
             &inputs,
             count(nr_write, "nr_write")?,
         )?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         unsafe { write_tensors(out_tensor, &outputs) }
     })
 }
@@ -528,6 +530,7 @@ pub unsafe extern "C" fn vaccel_tflite_model_run(
     let rc = guard("vaccel_tflite_model_run", || {
         // SAFETY: per the contract (all below).
         let (s, id) = unsafe { session_and_model(sess, model) }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let inputs = unsafe { read_tensors(in_tensors, nr_inputs) }?;
         let outputs = s.tensor_run(
             OpType::TfliteModelRun,
@@ -535,6 +538,7 @@ pub unsafe extern "C" fn vaccel_tflite_model_run(
             &inputs,
             count(nr_outputs, "nr_outputs")?,
         )?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         unsafe { write_tensors(out_tensors, &outputs) }
     });
     set_tflite_status(status, rc == 0);
@@ -602,6 +606,7 @@ pub unsafe extern "C" fn vaccel_tf_model_run(
     let rc = guard("vaccel_tf_model_run", || {
         // SAFETY: per the contract (all below).
         let (s, id) = unsafe { session_and_model(sess, model) }?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         let inputs = unsafe { read_tensors(in_tensors, nr_inputs) }?;
         let outputs = s.tensor_run(
             OpType::TfModelRun,
@@ -609,6 +614,7 @@ pub unsafe extern "C" fn vaccel_tf_model_run(
             &inputs,
             count(nr_outputs, "nr_outputs")?,
         )?;
+        // SAFETY: pointers are NULL or valid for the call (C API contract).
         unsafe { write_tensors(out_tensors, &outputs) }
     });
     set_tf_status(status, rc);
