@@ -437,6 +437,36 @@ unsafe fn write_tensors<T: CTensor>(list: *mut *mut T, outputs: &[Tensor]) -> CR
     Ok(())
 }
 
+/// Model load / unload by framework op id.
+///
+/// # Safety
+/// Pointers NULL or valid.
+unsafe fn model_op(sess: *const CSession, model: *const CResource, op: OpType) -> CResult {
+    // SAFETY: per the contract.
+    let (s, id) = unsafe { session_and_model(sess, model) }?;
+    s.model_op(op, id)
+}
+
+/// Model run by framework op id: C tensors in, new C tensors out.
+///
+/// # Safety
+/// Pointers NULL or valid; `inputs` holds `nr_in` tensors, `outputs` room for `nr_out`.
+unsafe fn model_run<T: CTensor>(
+    sess: *const CSession,
+    model: *const CResource,
+    op: OpType,
+    (inputs, nr_in): (*const *mut T, c_int),
+    (outputs, nr_out): (*mut *mut T, c_int),
+) -> CResult {
+    // SAFETY: per the contract.
+    let (s, id) = unsafe { session_and_model(sess, model) }?;
+    // SAFETY: per the contract.
+    let tensors = unsafe { read_tensors(inputs, nr_in) }?;
+    let results = s.tensor_run(op, id, &tensors, count(nr_out, "number of output tensors")?)?;
+    // SAFETY: per the contract.
+    unsafe { write_tensors(outputs, &results) }
+}
+
 /// # Safety
 /// Pointers NULL or valid.
 #[unsafe(no_mangle)]
@@ -446,8 +476,7 @@ pub unsafe extern "C" fn vaccel_torch_model_load(
 ) -> c_int {
     guard("vaccel_torch_model_load", || {
         // SAFETY: per the contract.
-        let (s, id) = unsafe { session_and_model(sess, model) }?;
-        s.model_op(OpType::TorchModelLoad, id)
+        unsafe { model_op(sess, model, OpType::TorchModelLoad) }
     })
 }
 
@@ -465,18 +494,16 @@ pub unsafe extern "C" fn vaccel_torch_model_run(
     nr_write: c_int,
 ) -> c_int {
     guard("vaccel_torch_model_run", || {
-        // SAFETY: per the contract (all below).
-        let (s, id) = unsafe { session_and_model(sess, model) }?;
-        // SAFETY: pointers are NULL or valid for the call (C API contract).
-        let inputs = unsafe { read_tensors(in_tensor, nr_read) }?;
-        let outputs = s.tensor_run(
-            OpType::TorchModelRun,
-            id,
-            &inputs,
-            count(nr_write, "nr_write")?,
-        )?;
-        // SAFETY: pointers are NULL or valid for the call (C API contract).
-        unsafe { write_tensors(out_tensor, &outputs) }
+        // SAFETY: per the contract.
+        unsafe {
+            model_run(
+                sess,
+                model,
+                OpType::TorchModelRun,
+                (in_tensor, nr_read),
+                (out_tensor, nr_write),
+            )
+        }
     })
 }
 
@@ -496,8 +523,7 @@ pub unsafe extern "C" fn vaccel_tflite_model_load(
 ) -> c_int {
     guard("vaccel_tflite_model_load", || {
         // SAFETY: per the contract.
-        let (s, id) = unsafe { session_and_model(sess, model) }?;
-        s.model_op(OpType::TfliteModelLoad, id)
+        unsafe { model_op(sess, model, OpType::TfliteModelLoad) }
     })
 }
 
@@ -510,8 +536,7 @@ pub unsafe extern "C" fn vaccel_tflite_model_unload(
 ) -> c_int {
     guard("vaccel_tflite_model_unload", || {
         // SAFETY: per the contract.
-        let (s, id) = unsafe { session_and_model(sess, model) }?;
-        s.model_op(OpType::TfliteModelUnload, id)
+        unsafe { model_op(sess, model, OpType::TfliteModelUnload) }
     })
 }
 
@@ -528,18 +553,16 @@ pub unsafe extern "C" fn vaccel_tflite_model_run(
     status: *mut u8,
 ) -> c_int {
     let rc = guard("vaccel_tflite_model_run", || {
-        // SAFETY: per the contract (all below).
-        let (s, id) = unsafe { session_and_model(sess, model) }?;
-        // SAFETY: pointers are NULL or valid for the call (C API contract).
-        let inputs = unsafe { read_tensors(in_tensors, nr_inputs) }?;
-        let outputs = s.tensor_run(
-            OpType::TfliteModelRun,
-            id,
-            &inputs,
-            count(nr_outputs, "nr_outputs")?,
-        )?;
-        // SAFETY: pointers are NULL or valid for the call (C API contract).
-        unsafe { write_tensors(out_tensors, &outputs) }
+        // SAFETY: per the contract.
+        unsafe {
+            model_run(
+                sess,
+                model,
+                OpType::TfliteModelRun,
+                (in_tensors, nr_inputs),
+                (out_tensors, nr_outputs),
+            )
+        }
     });
     set_tflite_status(status, rc == 0);
     rc
@@ -572,8 +595,7 @@ macro_rules! tf_model_op {
         ) -> c_int {
             let rc = guard(stringify!($name), || {
                 // SAFETY: per the contract.
-                let (s, id) = unsafe { session_and_model(sess, model) }?;
-                s.model_op($op, id)
+                unsafe { model_op(sess, model, $op) }
             });
             set_tf_status(status, rc);
             rc
@@ -604,18 +626,16 @@ pub unsafe extern "C" fn vaccel_tf_model_run(
     status: *mut TfStatus,
 ) -> c_int {
     let rc = guard("vaccel_tf_model_run", || {
-        // SAFETY: per the contract (all below).
-        let (s, id) = unsafe { session_and_model(sess, model) }?;
-        // SAFETY: pointers are NULL or valid for the call (C API contract).
-        let inputs = unsafe { read_tensors(in_tensors, nr_inputs) }?;
-        let outputs = s.tensor_run(
-            OpType::TfModelRun,
-            id,
-            &inputs,
-            count(nr_outputs, "nr_outputs")?,
-        )?;
-        // SAFETY: pointers are NULL or valid for the call (C API contract).
-        unsafe { write_tensors(out_tensors, &outputs) }
+        // SAFETY: per the contract.
+        unsafe {
+            model_run(
+                sess,
+                model,
+                OpType::TfModelRun,
+                (in_tensors, nr_inputs),
+                (out_tensors, nr_outputs),
+            )
+        }
     });
     set_tf_status(status, rc);
     rc
