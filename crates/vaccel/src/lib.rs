@@ -40,6 +40,6 @@ pub use runtime::{Runtime, RuntimeBuilder};
 pub use session::Session;
 pub use vaccel_plugin::ops::ImageOp;
 pub use vaccel_plugin::{
-    ArgType, Args, Classification, DType, Detection, ImageOutput, OpSet, OpType, ResourceType,
-    Tensor, TopClass, code, plugin_type,
+    ArgType, Args, Classification, DType, Detection, HostBlob, ImageOutput, OpSet, OpType,
+    ResourceType, Tensor, TopClass, code, plugin_type,
 };

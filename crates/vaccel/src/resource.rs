@@ -124,6 +124,27 @@ impl Resource {
         ))
     }
 
+    /// A resource from blobs already in memory (shared, hashed by the caller — the agent's
+    /// content-addressed store hands the same bytes to every tenant that uploads them).
+    ///
+    /// # Errors
+    /// [`Error::NoPaths`] for no blobs; [`Error::Invalid`] for a path-like blob name.
+    pub fn from_blobs(resource_type: ResourceType, blobs: Vec<HostBlob>) -> Result<Resource> {
+        if blobs.is_empty() {
+            return Err(Error::NoPaths);
+        }
+        if let Some(b) = blobs
+            .iter()
+            .find(|b| b.name.is_empty() || b.name.contains('/'))
+        {
+            return Err(Error::Invalid(format!(
+                "blob name {:?} must be a non-empty file name without '/'",
+                b.name
+            )));
+        }
+        Ok(Self::new(resource_type, blobs, Vec::new()))
+    }
+
     /// Id (> 0, unique in the process).
     pub fn id(&self) -> i64 {
         self.inner.host.id

@@ -1,0 +1,267 @@
+//! One connection: read frames, reassemble messages, answer the handshake, then serve
+//! requests. Control messages are handled in order; ops run on the bounded worker pool
+//! (never on the I/O threads) and their replies go out as they finish, in any order.
+
+use crate::metrics::Metrics;
+use crate::tenant::{Failure, Shared, Tenant};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc};
+use vaccel_proto::{Message, PROTO_MAJOR, PROTO_MINOR, Reassembler, frame};
+use vaccel_transport::server::Conn;
+
+/// What connections share besides the runtime.
+pub struct Context {
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Plugin calls running at once, across tenants.
+    pub workers: Arc<Semaphore>,
+    /// Agent name and version for the handshake.
+    pub server: String,
+}
+
+fn reply(id: u64, msg: &Message, max_frame: usize) -> Vec<u8> {
+    frame::encode_frames(msg.kind() as u16, id, &msg.encode(), max_frame)
+}
+
+fn error(code: i32, message: impl Into<String>) -> Message {
+    Message::Error {
+        code,
+        message: message.into(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn handshake(msg: &Message, shared: &Shared, ctx: &Context) -> Result<Message, Message> {
+    let Message::Hello {
+        major,
+        minor,
+        token,
+        ..
+    } = msg
+    else {
+        return Err(error(
+            code::EPROTO_HANDSHAKE,
+            "the first message must be Hello",
+        ));
+    };
+    if *major != PROTO_MAJOR {
+        return Err(error(
+            code::EPROTO_HANDSHAKE,
+            format!(
+                "protocol {major}.{minor} is incompatible with the agent's {PROTO_MAJOR}.{PROTO_MINOR}"
+            ),
+        ));
+    }
+    if let Some(want) = &shared.config.token
+        && !constant_time_eq(want, token)
+    {
+        return Err(error(code::EACCES, "bad or missing token"));
+    }
+    Ok(Message::HelloOk {
+        major: PROTO_MAJOR,
+        minor: PROTO_MINOR,
+        features: 0,
+        max_frame: shared.config.limits.max_frame as u32,
+        server: ctx.server.clone(),
+    })
+}
+
+mod code {
+    pub use vaccel::code::*;
+    /// Handshake failures are protocol errors.
+    pub const EPROTO_HANDSHAKE: i32 = EBACKEND;
+}
+
+/// Serve one connection until it closes (or is refused). Everything the tenant held is
+/// released when this returns.
+pub async fn serve(
+    conn: Box<dyn Conn>,
+    peer: String,
+    tenant_id: u64,
+    shared: Arc<Shared>,
+    ctx: Arc<Context>,
+) {
+    let limits = shared.config.limits.clone();
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    ctx.metrics.connected(tenant_id, &peer);
+    tracing::info!(tenant = tenant_id, peer, "tenant connected");
+
+    let mut tenant = Tenant::new(shared.clone());
+    let in_flight = Arc::new(Semaphore::new(limits.in_flight));
+    let mut reassembler = Reassembler::new(limits.max_message);
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut greeted = false;
+    let mut chunk = vec![0u8; 64 * 1024];
+    'conn: loop {
+        let n = match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut at = 0;
+        loop {
+            let total = match frame::check(&buf[at..], limits.max_frame) {
+                Ok(Some(t)) => t,
+                Ok(None) => break,
+                Err(e) => {
+                    // Framing is broken: nothing after this can be trusted. Say why, close.
+                    tracing::warn!(tenant = tenant_id, "closing connection: {e}");
+                    let _ = tx
+                        .send(reply(
+                            0,
+                            &error(code::EINVAL, e.to_string()),
+                            limits.max_frame,
+                        ))
+                        .await;
+                    break 'conn;
+                }
+            };
+            let (h, payload) = frame::parse(&buf[at..]);
+            at += total;
+            let (kind, id, body) = match reassembler.push(h, payload) {
+                Ok(Some(m)) => m,
+                Ok(None) => continue,
+                Err(e) => {
+                    ctx.metrics.refused();
+                    let _ = tx
+                        .send(reply(
+                            h.id,
+                            &error(code::EINVAL, e.to_string()),
+                            limits.max_frame,
+                        ))
+                        .await;
+                    continue;
+                }
+            };
+            let bytes_in = body.len();
+            let msg = match Message::decode(kind, &body) {
+                Ok(m) => m,
+                Err(e) => {
+                    ctx.metrics.request(tenant_id, bytes_in, 0, true);
+                    let _ = tx
+                        .send(reply(
+                            id,
+                            &error(code::EINVAL, e.to_string()),
+                            limits.max_frame,
+                        ))
+                        .await;
+                    continue;
+                }
+            };
+            if !greeted {
+                match handshake(&msg, &shared, &ctx) {
+                    Ok(ok) => {
+                        greeted = true;
+                        let _ = tx.send(reply(id, &ok, limits.max_frame)).await;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(tenant = tenant_id, peer, "handshake refused: {e:?}");
+                        let _ = tx.send(reply(id, &e, limits.max_frame)).await;
+                        break 'conn;
+                    }
+                }
+            }
+            if let Err(f) = tenant.admit() {
+                ctx.metrics.refused();
+                let _ = tx
+                    .send(reply(id, &error(f.code, f.message), limits.max_frame))
+                    .await;
+                continue;
+            }
+            match msg {
+                Message::Op {
+                    session,
+                    op,
+                    read,
+                    write,
+                } => {
+                    let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+                        ctx.metrics.refused();
+                        let m = error(
+                            code::EAGAIN,
+                            format!(
+                                "{} requests already in flight (the limit)",
+                                limits.in_flight
+                            ),
+                        );
+                        let _ = tx.send(reply(id, &m, limits.max_frame)).await;
+                        continue;
+                    };
+                    let prepared =
+                        tokio::task::block_in_place(|| tenant.prepare_op(session, op, read, write));
+                    let prepared = match prepared {
+                        Ok(p) => p,
+                        Err(Failure { code, message }) => {
+                            ctx.metrics.request(tenant_id, bytes_in, 0, true);
+                            let _ = tx
+                                .send(reply(id, &error(code, message), limits.max_frame))
+                                .await;
+                            continue;
+                        }
+                    };
+                    let (tx, ctx, max_frame) = (tx.clone(), ctx.clone(), limits.max_frame);
+                    let op_name = vaccel::OpType::from_raw(op).map_or("unknown", |o| o.name());
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        let Ok(_worker) = ctx.workers.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let t0 = Instant::now();
+                        let result = tokio::task::spawn_blocking(move || prepared.run()).await;
+                        let msg = result
+                            .unwrap_or_else(|_| error(code::EBACKEND, "the op's worker failed"));
+                        ctx.metrics.op(op_name, t0.elapsed().as_secs_f64() * 1e3);
+                        let out = reply(id, &msg, max_frame);
+                        ctx.metrics.request(
+                            tenant_id,
+                            bytes_in,
+                            out.len(),
+                            matches!(msg, Message::Error { .. }),
+                        );
+                        let _ = tx.send(out).await;
+                    });
+                }
+                other => {
+                    let answer = tokio::task::block_in_place(|| tenant.handle(other));
+                    let out = reply(id, &answer, limits.max_frame);
+                    ctx.metrics.request(
+                        tenant_id,
+                        bytes_in,
+                        out.len(),
+                        matches!(answer, Message::Error { .. }),
+                    );
+                    let _ = tx.send(out).await;
+                }
+            }
+        }
+        buf.drain(..at);
+    }
+    drop(tx);
+    let sessions = tenant.nr_sessions();
+    let held = tenant.bytes_held();
+    // Ops still running hold their sessions until they finish; the tenant's own state goes now.
+    tokio::task::block_in_place(|| drop(tenant));
+    let _ = writer.await;
+    ctx.metrics.disconnected(tenant_id);
+    tracing::info!(
+        tenant = tenant_id,
+        sessions,
+        bytes = held,
+        "tenant disconnected; its state released"
+    );
+}

@@ -1,0 +1,136 @@
+//! `vaccel-agent`: serve vAccel to VMs and remote clients with this host's plugins.
+
+#![forbid(unsafe_code)]
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use vaccel_agent::{Agent, AgentConfig};
+use vaccel_transport::Address;
+use vaccel_transport::server::Listener;
+
+#[derive(Parser)]
+#[command(
+    name = "vaccel-agent",
+    version,
+    about = "Serve vAccel to VMs and remote clients"
+)]
+struct Cli {
+    /// Address to listen on (unix:///path, tcp://host:port, vsock://cid:port,
+    /// hvsock:///uds:port); repeat for more.
+    #[arg(short = 'a', long = "address")]
+    addresses: Vec<String>,
+    /// A VM: NAME=UDS_PATH serves the VMM's hybrid vsock on UDS_PATH_2048.
+    #[arg(long = "vm", value_name = "NAME=UDS_PATH")]
+    vms: Vec<String>,
+    /// Allow guests to exec LIBRARY:SYMBOL (repeat); nothing else runs.
+    #[arg(long = "allow-exec", value_name = "LIBRARY:SYMBOL")]
+    allow_exec: Vec<String>,
+    /// Allow exec_with_resource to run libraries guests upload.
+    #[arg(long)]
+    allow_uploaded_code: bool,
+    /// A host model guests may use by name (repeat).
+    #[arg(long = "model", value_name = "NAME=PATH")]
+    models: Vec<String>,
+    /// A shared token clients must present (for TCP).
+    #[arg(long, env = "VACCEL_AGENT_TOKEN")]
+    token: Option<String>,
+    /// Serve Prometheus metrics on host:port.
+    #[arg(long)]
+    metrics: Option<String>,
+    /// Plugin calls at once (default: number of CPUs).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Requests in flight per tenant.
+    #[arg(long, default_value_t = 64)]
+    max_in_flight: usize,
+    /// Sessions per tenant.
+    #[arg(long, default_value_t = 256)]
+    max_sessions: usize,
+    /// Resource bytes per tenant.
+    #[arg(long, default_value_t = 2 << 30)]
+    max_resource_bytes: u64,
+    /// Requests per second per tenant.
+    #[arg(long, default_value_t = 50_000.0)]
+    rate: f64,
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = vaccel_builtins::runtime_from_env().context("starting the vAccel runtime")?;
+    let mut config = AgentConfig::default();
+    for e in &cli.allow_exec {
+        config
+            .allow_exec
+            .insert(AgentConfig::parse_exec(e).map_err(anyhow::Error::msg)?);
+    }
+    for m in &cli.models {
+        let (name, path) = AgentConfig::parse_model(m).map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(
+            path.exists(),
+            "--model {name}={}: no such file",
+            path.display()
+        );
+        config.models.insert(name, path);
+    }
+    config.allow_uploaded_code = cli.allow_uploaded_code;
+    config.token = cli.token.map(String::into_bytes);
+    config.workers = cli.workers;
+    config.limits.in_flight = cli.max_in_flight.max(1);
+    config.limits.sessions = cli.max_sessions;
+    config.limits.resource_bytes = cli.max_resource_bytes;
+    config.limits.rate = cli.rate;
+
+    let mut addresses: Vec<Address> = cli
+        .addresses
+        .iter()
+        .map(|a| a.parse::<Address>().map_err(anyhow::Error::from))
+        .collect::<Result<_>>()?;
+    for vm in &cli.vms {
+        let (name, uds) = vm
+            .split_once('=')
+            .with_context(|| format!("--vm {vm:?}: expected NAME=UDS_PATH"))?;
+        tracing::info!(vm = name, uds, "serving VM");
+        addresses.push(Address::Hybrid {
+            uds: uds.into(),
+            port: 2048,
+        });
+    }
+    anyhow::ensure!(
+        !addresses.is_empty(),
+        "nothing to listen on: give --address or --vm"
+    );
+    let mut listeners = Vec::new();
+    for a in &addresses {
+        listeners.push(Listener::bind(a).await?);
+    }
+    let metrics = match &cli.metrics {
+        Some(m) => Some(
+            tokio::net::TcpListener::bind(m)
+                .await
+                .with_context(|| format!("--metrics {m}"))?,
+        ),
+        None => None,
+    };
+    for l in &listeners {
+        eprintln!("vaccel-agent: listening on {}", l.local());
+    }
+    let agent = Agent::new(rt, config);
+    agent.run(listeners, metrics, shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,662 @@
+//! A tenant: one connection's namespace of sessions and resources. Ids are local to the
+//! tenant (another tenant's ids are simply "not found"), every limit is counted here, and
+//! everything is released when the tenant is dropped (its connection closed).
+//!
+//! Safety rules applied before any plugin runs: guests never name host paths except the
+//! operator-listed `exec` pairs; uploaded libraries run only with `--allow-uploaded-code`;
+//! host models are reachable only by catalogue name.
+
+use crate::config::AgentConfig;
+use crate::store::BlobStore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use vaccel::{ArgType, Args, HostBlob, OpType, Resource, ResourceType, Runtime, Session, code};
+use vaccel_proto::{BlobInfo, Message, WireArg};
+
+/// State shared by all tenants.
+pub struct Shared {
+    /// The runtime with the host's plugins.
+    pub rt: Runtime,
+    /// Content-addressed blobs.
+    pub store: BlobStore,
+    /// Operator configuration.
+    pub config: AgentConfig,
+}
+
+/// A failed request: code and message for the `Error` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `VACCEL_E*`.
+    pub code: i32,
+    /// Why.
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<vaccel::Error> for Failure {
+    fn from(e: vaccel::Error) -> Self {
+        Failure::new(e.code(), e.to_string())
+    }
+}
+
+struct Upload {
+    resource_type: ResourceType,
+    blobs: Vec<BlobInfo>,
+    have: Vec<Option<Arc<[u8]>>>,
+    bytes: u64,
+}
+
+/// One connection's state.
+pub struct Tenant {
+    shared: Arc<Shared>,
+    sessions: HashMap<i64, Session>,
+    resources: HashMap<i64, (Resource, u64)>,
+    uploads: HashMap<u64, Upload>,
+    next_id: i64,
+    bytes_held: u64,
+    tokens: f64,
+    last_refill: Instant,
+}
+
+/// An op ready to run on a worker thread.
+pub struct PreparedOp {
+    session: Session,
+    op: OpType,
+    read: Vec<WireArg>,
+    write: Vec<WireArg>,
+}
+
+fn str_arg(a: &WireArg) -> String {
+    let end = a.data.iter().position(|b| *b == 0).unwrap_or(a.data.len());
+    String::from_utf8_lossy(&a.data[..end]).into_owned()
+}
+
+impl PreparedOp {
+    /// Run it (blocking: call from a worker thread). Returns the reply.
+    pub fn run(mut self) -> Message {
+        let result = {
+            let mut r = Args::with_capacity(self.read.len());
+            for a in &self.read {
+                push_arg(&mut r, a);
+            }
+            let mut w = Args::with_capacity(self.write.len());
+            for a in self.write.iter_mut() {
+                push_arg_mut(&mut w, a);
+            }
+            let res = self.session.call(self.op, &mut r, &mut w);
+            let sizes: Vec<usize> = w.as_slice().iter().map(|a| a.size).collect();
+            res.map(|()| sizes)
+        };
+        match result {
+            Ok(sizes) => {
+                for (a, n) in self.write.iter_mut().zip(sizes) {
+                    a.data.truncate(n);
+                }
+                Message::OpDone { write: self.write }
+            }
+            Err(e) => Message::Error {
+                code: e.code(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+fn arg_type(a: &WireArg) -> ArgType {
+    ArgType::from_raw(a.arg_type).unwrap_or(ArgType::Raw)
+}
+
+fn push_arg<'a>(args: &mut Args<'a>, a: &'a WireArg) {
+    if arg_type(a) == ArgType::Custom {
+        args.custom(&a.data, a.custom_type_id);
+    } else {
+        args.bytes(&a.data, arg_type(a));
+    }
+    // Unknown type ids travel as RAW and are refused by the op's layout check.
+}
+
+fn push_arg_mut<'a>(args: &mut Args<'a>, a: &'a mut WireArg) {
+    if arg_type(a) == ArgType::Custom {
+        args.custom_mut(&mut a.data, a.custom_type_id);
+    } else {
+        let t = arg_type(a);
+        args.bytes_mut(&mut a.data, t);
+    }
+}
+
+impl Tenant {
+    /// A new, empty tenant.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        let burst = shared.config.limits.burst;
+        Tenant {
+            shared,
+            sessions: HashMap::new(),
+            resources: HashMap::new(),
+            uploads: HashMap::new(),
+            next_id: 1,
+            bytes_held: 0,
+            tokens: burst,
+            last_refill: Instant::now(),
+        }
+    }
+
+    fn id(&mut self) -> i64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Sessions open.
+    pub fn nr_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Bytes of resources held.
+    pub fn bytes_held(&self) -> u64 {
+        self.bytes_held
+    }
+
+    /// Take one request from the rate budget.
+    ///
+    /// # Errors
+    /// `EAGAIN` when the tenant is over its rate.
+    pub fn admit(&mut self) -> Result<(), Failure> {
+        let l = &self.shared.config.limits;
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last_refill).as_secs_f64() * l.rate)
+            .min(l.burst.max(1.0));
+        self.last_refill = now;
+        if self.tokens < 1.0 {
+            return Err(Failure::new(
+                code::EAGAIN,
+                format!("over the rate limit of {} requests/s", l.rate),
+            ));
+        }
+        self.tokens -= 1.0;
+        Ok(())
+    }
+
+    fn session(&self, id: i64) -> Result<&Session, Failure> {
+        self.sessions
+            .get(&id)
+            .ok_or_else(|| Failure::new(code::ENOENT, format!("session {id} not found")))
+    }
+
+    fn resource(&self, id: i64) -> Result<&Resource, Failure> {
+        self.resources
+            .get(&id)
+            .map(|(r, _)| r)
+            .ok_or_else(|| Failure::new(code::ENOENT, format!("resource {id} not found")))
+    }
+
+    fn hold(&mut self, bytes: u64) -> Result<(), Failure> {
+        let limit = self.shared.config.limits.resource_bytes;
+        if self.bytes_held.saturating_add(bytes) > limit {
+            return Err(Failure::new(
+                code::ENOSPC,
+                format!(
+                    "resources would take {} bytes, over the {limit}-byte limit",
+                    self.bytes_held + bytes
+                ),
+            ));
+        }
+        self.bytes_held += bytes;
+        Ok(())
+    }
+
+    fn add_resource(&mut self, r: Resource, bytes: u64) -> i64 {
+        let id = self.id();
+        self.resources.insert(id, (r, bytes));
+        id
+    }
+
+    /// Handle a control message (everything but `Op`); returns the reply.
+    pub fn handle(&mut self, msg: Message) -> Message {
+        self.control(msg).unwrap_or_else(|f| Message::Error {
+            code: f.code,
+            message: f.message,
+        })
+    }
+
+    fn control(&mut self, msg: Message) -> Result<Message, Failure> {
+        match msg {
+            Message::Ping => Ok(Message::Pong),
+            Message::SessionCreate { hint } => {
+                let max = self.shared.config.limits.sessions;
+                if self.sessions.len() >= max {
+                    return Err(Failure::new(
+                        code::EUSERS,
+                        format!("session limit of {max} reached"),
+                    ));
+                }
+                let s = Session::new(&self.shared.rt, hint)?;
+                let id = self.id();
+                self.sessions.insert(id, s);
+                Ok(Message::SessionCreated { session: id })
+            }
+            Message::SessionRelease { session } => {
+                let s = self.sessions.remove(&session).ok_or_else(|| {
+                    Failure::new(code::ENOENT, format!("session {session} not found"))
+                })?;
+                s.release()?;
+                Ok(Message::Ok)
+            }
+            Message::ResourceOffer {
+                resource_type,
+                blobs,
+            } => self.offer(resource_type, blobs),
+            Message::BlobUpload {
+                upload,
+                index,
+                data,
+            } => self.upload(upload, index, data),
+            Message::ModelByName { name } => {
+                let path = self
+                    .shared
+                    .config
+                    .models
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        Failure::new(
+                            code::ENOENT,
+                            format!("no model named {name:?} in the operator's catalogue"),
+                        )
+                    })?;
+                let r = Resource::from_path(&path, ResourceType::Model)?;
+                let id = self.add_resource(r, 0);
+                Ok(Message::ResourceReady { resource: id })
+            }
+            Message::Register { session, resource } => {
+                let s = self.session(session)?.clone();
+                s.register(self.resource(resource)?)?;
+                Ok(Message::Ok)
+            }
+            Message::Unregister { session, resource } => {
+                let s = self.session(session)?.clone();
+                s.unregister(self.resource(resource)?)?;
+                Ok(Message::Ok)
+            }
+            Message::ResourceRelease { resource } => {
+                self.resource(resource)?.check_releasable()?;
+                if let Some((_, bytes)) = self.resources.remove(&resource) {
+                    self.bytes_held -= bytes;
+                }
+                Ok(Message::Ok)
+            }
+            other => Err(Failure::new(
+                code::EINVAL,
+                format!("unexpected {:?} message from a client", other.kind()),
+            )),
+        }
+    }
+
+    fn offer(&mut self, resource_type: u32, blobs: Vec<BlobInfo>) -> Result<Message, Failure> {
+        let rt = ResourceType::from_raw(resource_type).ok_or_else(|| {
+            Failure::new(
+                code::EINVAL,
+                format!("resource type {resource_type} is not LIB, DATA or MODEL"),
+            )
+        })?;
+        if blobs.is_empty() {
+            return Err(Failure::new(
+                code::EINVAL,
+                "a resource needs at least one blob",
+            ));
+        }
+        let bytes = blobs.iter().fold(0u64, |a, b| a.saturating_add(b.len));
+        self.hold(bytes)?;
+        let have: Vec<Option<Arc<[u8]>>> = blobs
+            .iter()
+            .map(|b| self.shared.store.get(&b.sha256))
+            .collect();
+        let missing: Vec<u32> = have
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.is_none())
+            .map(|(i, _)| i as u32)
+            .collect();
+        let upload = self.id() as u64;
+        self.uploads.insert(
+            upload,
+            Upload {
+                resource_type: rt,
+                blobs,
+                have,
+                bytes,
+            },
+        );
+        if missing.is_empty() {
+            // Everything is held already: only the hashes travelled.
+            return self.finish(upload);
+        }
+        Ok(Message::ResourceOffered { upload, missing })
+    }
+
+    fn upload(&mut self, upload: u64, index: u32, data: Vec<u8>) -> Result<Message, Failure> {
+        let u = self
+            .uploads
+            .get_mut(&upload)
+            .ok_or_else(|| Failure::new(code::ENOENT, format!("upload {upload} not found")))?;
+        {
+            let i = index as usize;
+            let info = u.blobs.get(i).ok_or_else(|| {
+                Failure::new(code::EINVAL, format!("upload {upload} has no blob {index}"))
+            })?;
+            if data.len() as u64 != info.len {
+                return Err(Failure::new(
+                    code::EINVAL,
+                    format!(
+                        "blob {index} ({}) has {} bytes, {} were offered",
+                        info.name,
+                        data.len(),
+                        info.len
+                    ),
+                ));
+            }
+            let sha: [u8; 32] = Sha256::digest(&data).into();
+            if sha != info.sha256 {
+                return Err(Failure::new(
+                    code::EINVAL,
+                    format!(
+                        "blob {index} ({}) does not match the hash it was offered with",
+                        info.name
+                    ),
+                ));
+            }
+            u.have[i] = Some(self.shared.store.insert(sha, Arc::from(data)));
+        }
+        if u.have.iter().any(Option::is_none) {
+            return Ok(Message::Ok);
+        }
+        self.finish(upload)
+    }
+
+    fn finish(&mut self, upload: u64) -> Result<Message, Failure> {
+        let u = self.uploads.remove(&upload).expect("present");
+        let blobs = u
+            .blobs
+            .iter()
+            .zip(u.have)
+            .map(|(info, data)| HostBlob {
+                name: info.name.clone(),
+                data: data.expect("all present"),
+                sha256: info.sha256,
+            })
+            .collect();
+        let r = Resource::from_blobs(u.resource_type, blobs)?;
+        let id = self.add_resource(r, u.bytes);
+        Ok(Message::ResourceReady { resource: id })
+    }
+
+    /// Check and translate an op for running: session lookup, operator policy, and the
+    /// tenant's resource ids in the args replaced by the runtime's.
+    ///
+    /// # Errors
+    /// `ENOENT` for unknown ids, `EPERM` for code the operator did not allow, `ENOTSUP`
+    /// for unknown ops.
+    pub fn prepare_op(
+        &self,
+        session: i64,
+        op: u32,
+        mut read: Vec<WireArg>,
+        write: Vec<WireArg>,
+    ) -> Result<PreparedOp, Failure> {
+        let s = self.session(session)?.clone();
+        let op = OpType::from_raw(op)
+            .ok_or_else(|| Failure::new(code::ENOTSUP, format!("unknown op {op}")))?;
+        let translate = |read: &mut Vec<WireArg>| -> Result<(), Failure> {
+            let Some(a) = read.first_mut() else {
+                return Ok(());
+            };
+            let Ok(raw) = <[u8; 8]>::try_from(a.data.as_slice()) else {
+                return Ok(());
+            };
+            let local = i64::from_le_bytes(raw);
+            a.data = self.resource(local)?.id().to_le_bytes().to_vec();
+            Ok(())
+        };
+        match op {
+            OpType::Exec => {
+                let (lib, sym) = match (read.first(), read.get(1)) {
+                    (Some(l), Some(s)) => (str_arg(l), str_arg(s)),
+                    _ => (String::new(), String::new()),
+                };
+                if !self
+                    .shared
+                    .config
+                    .allow_exec
+                    .contains(&(lib.clone(), sym.clone()))
+                {
+                    return Err(Failure::new(
+                        code::EPERM,
+                        format!(
+                            "exec of {lib}:{sym} is not allowed by the operator (see vaccel-agent --allow-exec)"
+                        ),
+                    ));
+                }
+            }
+            OpType::ExecWithResource => {
+                if !self.shared.config.allow_uploaded_code {
+                    return Err(Failure::new(
+                        code::EPERM,
+                        "running uploaded libraries is not allowed by the operator (see vaccel-agent --allow-uploaded-code)",
+                    ));
+                }
+                translate(&mut read)?;
+            }
+            OpType::TorchModelLoad
+            | OpType::TorchModelRun
+            | OpType::TfliteModelLoad
+            | OpType::TfliteModelRun
+            | OpType::TfliteModelUnload
+            | OpType::TfModelLoad
+            | OpType::TfModelRun
+            | OpType::TfModelUnload => translate(&mut read)?,
+            _ => {}
+        }
+        Ok(PreparedOp {
+            session: s,
+            op,
+            read,
+            write,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(config: AgentConfig) -> Arc<Shared> {
+        let rt = vaccel_builtins::register(Runtime::builder())
+            .build()
+            .unwrap();
+        Arc::new(Shared {
+            rt,
+            store: BlobStore::default(),
+            config,
+        })
+    }
+
+    fn blob(data: &[u8]) -> BlobInfo {
+        BlobInfo {
+            name: "b.bin".into(),
+            sha256: Sha256::digest(data).into(),
+            len: data.len() as u64,
+        }
+    }
+
+    #[test]
+    fn tenants_cannot_see_each_others_ids() {
+        let sh = shared(AgentConfig::default());
+        let mut a = Tenant::new(sh.clone());
+        let mut b = Tenant::new(sh);
+        let Message::SessionCreated { session } = a.handle(Message::SessionCreate { hint: 0 })
+        else {
+            panic!()
+        };
+        let reply = b.handle(Message::SessionRelease { session });
+        assert!(matches!(reply, Message::Error { code: 2, .. }), "{reply:?}");
+        assert!(b.prepare_op(session, 0, vec![], vec![]).is_err());
+        assert!(a.prepare_op(session, 0, vec![], vec![]).is_ok());
+    }
+
+    #[test]
+    fn a_second_offer_of_the_same_bytes_needs_no_upload() {
+        let sh = shared(AgentConfig::default());
+        let data = vec![7u8; 1000];
+        let mut a = Tenant::new(sh.clone());
+        let Message::ResourceOffered { upload, missing } = a.handle(Message::ResourceOffer {
+            resource_type: 1,
+            blobs: vec![blob(&data)],
+        }) else {
+            panic!()
+        };
+        assert_eq!(missing, vec![0]);
+        assert!(matches!(
+            a.handle(Message::BlobUpload {
+                upload,
+                index: 0,
+                data: data.clone()
+            }),
+            Message::ResourceReady { .. }
+        ));
+        let mut b = Tenant::new(sh.clone());
+        let reply = b.handle(Message::ResourceOffer {
+            resource_type: 1,
+            blobs: vec![blob(&data)],
+        });
+        assert!(
+            matches!(reply, Message::ResourceReady { .. }),
+            "already held: only the hash travels"
+        );
+        assert_eq!(sh.store.live(), 1);
+        drop((a, b));
+        assert_eq!(sh.store.live(), 0, "freed when the tenants go");
+    }
+
+    #[test]
+    fn uploads_must_match_their_hash_and_limits() {
+        let mut cfg = AgentConfig::default();
+        cfg.limits.resource_bytes = 100;
+        let mut t = Tenant::new(shared(cfg));
+        let Message::ResourceOffered { upload, .. } = t.handle(Message::ResourceOffer {
+            resource_type: 1,
+            blobs: vec![blob(b"hello")],
+        }) else {
+            panic!()
+        };
+        let r = t.handle(Message::BlobUpload {
+            upload,
+            index: 0,
+            data: b"jello".to_vec(),
+        });
+        assert!(
+            matches!(&r, Message::Error { code: 22, message } if message.contains("does not match")),
+            "{r:?}"
+        );
+        let r = t.handle(Message::ResourceOffer {
+            resource_type: 1,
+            blobs: vec![blob(&[0; 200])],
+        });
+        assert!(matches!(&r, Message::Error { code: 28, .. }), "{r:?}");
+    }
+
+    #[test]
+    fn exec_needs_the_operators_permission() {
+        let mut cfg = AgentConfig::default();
+        cfg.allow_exec.insert(("/lib/ok.so".into(), "f".into()));
+        let mut t = Tenant::new(shared(cfg));
+        let Message::SessionCreated { session } = t.handle(Message::SessionCreate { hint: 0 })
+        else {
+            panic!()
+        };
+        let s = |v: &str| WireArg {
+            arg_type: ArgType::String.raw(),
+            custom_type_id: 0,
+            data: format!("{v}\0").into_bytes(),
+        };
+        let e = t
+            .prepare_op(
+                session,
+                OpType::Exec.raw(),
+                vec![s("/lib/evil.so"), s("f")],
+                vec![],
+            )
+            .err()
+            .unwrap();
+        assert_eq!(e.code, code::EPERM);
+        assert!(
+            t.prepare_op(
+                session,
+                OpType::Exec.raw(),
+                vec![s("/lib/ok.so"), s("f")],
+                vec![]
+            )
+            .is_ok()
+        );
+        let id = WireArg {
+            arg_type: ArgType::Int64.raw(),
+            custom_type_id: 0,
+            data: 1i64.to_le_bytes().to_vec(),
+        };
+        let e = t
+            .prepare_op(
+                session,
+                OpType::ExecWithResource.raw(),
+                vec![id, s("f")],
+                vec![],
+            )
+            .err()
+            .unwrap();
+        assert_eq!(e.code, code::EPERM);
+    }
+
+    #[test]
+    fn ops_run_and_return_their_outputs() {
+        let mut t = Tenant::new(shared(AgentConfig::default()));
+        let Message::SessionCreated { session } = t.handle(Message::SessionCreate { hint: 0 })
+        else {
+            panic!()
+        };
+        let arg = |ty: ArgType, d: Vec<u8>| WireArg {
+            arg_type: ty.raw(),
+            custom_type_id: 0,
+            data: d,
+        };
+        let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let i64b = |v: i64| v.to_le_bytes().to_vec();
+        let read = vec![
+            arg(ArgType::Int64, i64b(1)),
+            arg(ArgType::Int64, i64b(1)),
+            arg(ArgType::Int64, i64b(2)),
+            arg(ArgType::Float32, f32s(&[1.0])),
+            arg(ArgType::Float32Array, f32s(&[2.0, 3.0])),
+            arg(ArgType::Int64, i64b(2)),
+            arg(ArgType::Float32Array, f32s(&[4.0, 5.0])),
+            arg(ArgType::Int64, i64b(1)),
+            arg(ArgType::Float32, f32s(&[0.0])),
+            arg(ArgType::Int64, i64b(1)),
+        ];
+        let write = vec![arg(ArgType::Float32Array, f32s(&[0.0]))];
+        let reply = t
+            .prepare_op(session, OpType::BlasSgemm.raw(), read, write)
+            .unwrap()
+            .run();
+        let Message::OpDone { write } = reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(write[0].data, f32s(&[23.0]));
+    }
+}
