@@ -266,7 +266,8 @@ pub fn connect(addr: &Address, timeout: Duration) -> io::Result<Stream> {
     Ok(stream)
 }
 
-/// The agent side: an async listener.
+/// The agent side: an async listener (feature `server`).
+#[cfg(feature = "server")]
 pub mod server {
     use super::{Address, hybrid_listen_path, named};
     use std::io;
