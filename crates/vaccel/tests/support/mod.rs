@@ -30,6 +30,11 @@ pub fn libvaccel() -> PathBuf {
     build("vaccel-capi", "libvaccel.so")
 }
 
+/// Path of a workspace binary, building it first.
+pub fn build_bin(package: &str, name: &str) -> PathBuf {
+    build(package, name)
+}
+
 fn build(package: &str, file: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
