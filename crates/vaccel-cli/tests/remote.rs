@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 struct Agent {
     child: Child,
-    address: String,
 }
 
 impl Drop for Agent {
