@@ -49,10 +49,7 @@ fn agent(address: &str, extra: &[&str]) -> Agent {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    Agent {
-        child,
-        address: address.to_string(),
-    }
+    Agent { child }
 }
 
 fn vaccel(args: &[&str], remote: Option<&str>) -> Output {
