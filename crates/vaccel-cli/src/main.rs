@@ -33,6 +33,10 @@ enum Command {
         /// How many times.
         #[arg(long, short = 'n', default_value_t = 1)]
         iterations: u64,
+        /// Pause between calls, and report every call's result instead of stopping at the
+        /// first error (for watching a remote agent go away and come back).
+        #[arg(long, value_name = "MS")]
+        watch: Option<u64>,
     },
     /// Classify photos with an ImageNet model (default: EfficientNet-Lite0 from the asset
     /// cache, fetched on first use).
@@ -574,7 +578,26 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Command::Noop { hint, iterations } => {
+        Command::Noop {
+            hint,
+            iterations,
+            watch: Some(ms),
+        } => {
+            let sess = Session::new(&rt, hint)?;
+            for i in 0..iterations {
+                match sess.noop() {
+                    Ok(()) => println!("call {i}: ok"),
+                    Err(e) => println!("call {i}: error {}: {e}", e.code()),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            let _ = sess.release();
+        }
+        Command::Noop {
+            hint,
+            iterations,
+            watch: None,
+        } => {
             let sess = Session::new(&rt, hint)?;
             let plugin = sess
                 .plugin_for(OpType::Noop)

@@ -221,3 +221,41 @@ fn an_unreachable_agent_is_a_clear_esess() {
         "{err}"
     );
 }
+
+#[test]
+fn after_an_agent_restart_the_next_call_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = format!("unix://{}", dir.path().join("agent.sock").display());
+    let first = agent(&sock, &[]);
+    let client = Command::new(env!("CARGO_BIN_EXE_vaccel"))
+        .args(["noop", "-n", "40", "--watch", "100"])
+        .env("VACCEL_PLUGINS", support::plugin_so("rpc"))
+        .env("VACCEL_RPC_ADDRESS", &sock)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let a few calls succeed, take the agent away for a while, bring a new one up.
+    std::thread::sleep(Duration::from_millis(800));
+    drop(first);
+    std::thread::sleep(Duration::from_millis(600));
+    let _second = agent(&sock, &[]);
+    let out = client.wait_with_output().unwrap();
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    let first_err = lines
+        .iter()
+        .position(|l| l.contains("error"))
+        .expect("some call failed while the agent was away");
+    assert!(
+        lines[..first_err].iter().any(|l| l.ends_with(": ok")),
+        "calls before the restart: {lines:?}"
+    );
+    assert!(
+        lines[first_err].contains("error 104"),
+        "the failure is VACCEL_ESESS: {}",
+        lines[first_err]
+    );
+    assert!(
+        lines.last().unwrap().ends_with(": ok"),
+        "calls after the restart work: {lines:?}"
+    );
+}
