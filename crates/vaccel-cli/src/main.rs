@@ -371,6 +371,155 @@ enum Bench {
         #[arg(long, short = 'n', default_value_t = 30)]
         runs: usize,
     },
+    /// P2: noop round trip (p50 / p99) through the session's plugin — with the rpc plugin,
+    /// through the agent — vs a raw Unix-socket 64-byte ping-pong in this process.
+    Noop {
+        /// Calls of each.
+        #[arg(long, short = 'n', default_value_t = 10_000)]
+        calls: usize,
+    },
+    /// P6 / P7: registering a resource of SIZE MiB (first time: upload; second: the agent
+    /// already holds it, only its hash travels) vs copying the same bytes over a raw Unix
+    /// socket in this process.
+    Upload {
+        /// Size in MiB.
+        #[arg(long, default_value_t = 64)]
+        mib: usize,
+    },
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// A 64-byte ping-pong over a Unix socket pair with an echo thread: the IPC floor.
+fn unix_ping_pong(calls: usize) -> Result<Vec<f64>> {
+    use std::io::{Read, Write};
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while b.read_exact(&mut buf).is_ok() {
+            if b.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = [7u8; 64];
+    let mut times = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let t0 = Instant::now();
+        a.write_all(&buf)?;
+        a.read_exact(&mut buf)?;
+        times.push(t0.elapsed().as_secs_f64() * 1e6);
+    }
+    drop(a);
+    let _ = echo.join();
+    Ok(times)
+}
+
+fn bench_noop(rt: &Runtime, calls: usize) -> Result<()> {
+    let sess = Session::new(rt, 0)?;
+    let plugin = sess
+        .plugin_for(OpType::Noop)
+        .map_or("none", |p| p.name())
+        .to_string();
+    for _ in 0..100 {
+        sess.noop()?;
+    }
+    let mut base = Vec::new();
+    let mut ours = Vec::with_capacity(calls);
+    // Interleaved in blocks so both see the same machine.
+    for _ in 0..10 {
+        base.extend(unix_ping_pong(calls / 10)?);
+        for _ in 0..calls / 10 {
+            let t0 = Instant::now();
+            sess.noop()?;
+            ours.push(t0.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    base.sort_by(f64::total_cmp);
+    ours.sort_by(f64::total_cmp);
+    let (b50, b99, o50, o99) = (
+        percentile(&base, 0.5),
+        percentile(&base, 0.99),
+        percentile(&ours, 0.5),
+        percentile(&ours, 0.99),
+    );
+    println!("P2 noop round trip, {calls} calls each, session on plugin {plugin}:");
+    println!("  raw unix socket ping-pong (64 B): p50 {b50:.1} µs  p99 {b99:.1} µs");
+    println!("  vaccel noop:                      p50 {o50:.1} µs  p99 {o99:.1} µs");
+    println!(
+        "  ratio: p50 {:.2}x (goal <= 1.3)  p99 {:.2}x (goal <= 2)",
+        o50 / b50,
+        o99 / b99
+    );
+    sess.release()?;
+    Ok(())
+}
+
+fn bench_upload(rt: &Runtime, mib: usize) -> Result<()> {
+    use std::io::{Read, Write};
+    let len = mib.checked_mul(1 << 20).context("size overflows")?;
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[0])
+        .collect();
+    // Baseline: the same bytes through a Unix socket pair to a reader thread.
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0usize;
+        while let Ok(k) = b.read(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        n
+    });
+    let t0 = Instant::now();
+    a.write_all(&data)?;
+    drop(a);
+    let got = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("reader failed"))?;
+    let raw = t0.elapsed().as_secs_f64();
+    anyhow::ensure!(got == len, "raw copy moved {got} of {len} bytes");
+    let res = vaccel::Resource::from_buffer(data, vaccel::ResourceType::Data, "blob.bin")?;
+    let s1 = Session::new(rt, 0)?;
+    let t1 = Instant::now();
+    s1.register(&res)?;
+    let first = t1.elapsed().as_secs_f64();
+    let s2 = Session::new(rt, 0)?;
+    let t2 = Instant::now();
+    s2.register(&res)?;
+    let second = t2.elapsed().as_secs_f64();
+    let mb = len as f64 / 1e6;
+    println!(
+        "P6/P7 {mib} MiB resource, session on plugin {}:",
+        s1.plugin().name()
+    );
+    println!(
+        "  raw unix socket copy:   {:.1} ms ({:.0} MB/s)",
+        raw * 1e3,
+        mb / raw
+    );
+    println!(
+        "  first registration:     {:.1} ms ({:.0} MB/s) = {:.0}% of raw (goal >= 70%)",
+        first * 1e3,
+        mb / first,
+        100.0 * raw / first
+    );
+    println!(
+        "  second registration:    {:.2} ms = {:.2}% of the first (goal <= 1%)",
+        second * 1e3,
+        100.0 * second / first
+    );
+    s1.release()?;
+    s2.release()?;
+    Ok(())
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -647,6 +796,8 @@ fn run(cli: Cli) -> Result<()> {
                 out.display()
             );
         }
+        Command::Bench(Bench::Noop { calls }) => bench_noop(&rt, calls.max(10))?,
+        Command::Bench(Bench::Upload { mib }) => bench_upload(&rt, mib.max(1))?,
         Command::Bench(Bench::Classify { image, runs }) => {
             bench_classify(&rt, image.as_deref(), runs)?
         }
