@@ -133,6 +133,46 @@ else
 	bad "C++ include and link" "$(cat "$out/cxx.log" 2>/dev/null)"
 fi
 
+# The same programs through a vaccel-agent (rpc plugin) over unix and tcp: identical output.
+if [ -x "$prefix/bin/vaccel-agent" ] && [ -f "$assets/.complete" ]; then
+	agent_pids=()
+	sock="$out/agent.sock"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	allow=()
+	for f in mytestfunc myfailingfunc no_such_function; do allow+=(--allow-exec "$lib:$f"); done
+	"$prefix/bin/vaccel-agent" -a "unix://$sock" "${allow[@]}" 2>"$out/agent-unix.log" & agent_pids+=($!)
+	"$prefix/bin/vaccel-agent" -a "tcp://127.0.0.1:$port" "${allow[@]}" 2>"$out/agent-tcp.log" & agent_pids+=($!)
+	for _ in $(seq 100); do [ -S "$sock" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+	img="$assets/images"
+	cases=(
+		"noop 5"
+		"exec $lib"
+		"exec_generic $lib"
+		"classify $img/chelsea.png"
+		"classify_generic $img/rocket.jpg"
+		"detect $img/page.png"
+		"sgemm"
+		"sgemm_generic"
+		"torch_inference $assets/models/efficientnet-lite0.onnx $out/coffee.f32 $assets/labels/imagenet.txt"
+	)
+	for remote in "unix://$sock" "tcp://127.0.0.1:$port"; do
+		for c in "${cases[@]}"; do
+			set -- $c
+			name=$1; shift
+			# stdout only: the logs on stderr carry timestamps.
+			local_out=$("$out/$name" "$@" 2>/dev/null)
+			remote_out=$(VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_rpc.so" VACCEL_RPC_ADDRESS="$remote" "$out/$name" "$@" 2>/dev/null)
+			if [ "$local_out" = "$remote_out" ]; then
+				ok "remote ${remote%%:*} $name: identical output"
+			else
+				bad "remote ${remote%%:*} $name" "local: $(tr '\n' '|' <<<"$local_out") remote: $(tr '\n' '|' <<<"$remote_out")"
+			fi
+		done
+	done
+	kill "${agent_pids[@]}" 2>/dev/null
+	wait "${agent_pids[@]}" 2>/dev/null
+fi
+
 # The noop plugin loaded dynamically answers for a DEBUG session... and says so.
 if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_noop.so" "$out/noop" 1 >"$out/noop.out" 2>"$out/noop.err"; then
 	expect noop "noop: 1 call(s) ok"

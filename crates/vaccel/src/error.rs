@@ -51,6 +51,16 @@ pub enum Error {
         /// The plugin's message.
         message: String,
     },
+    /// A transport plugin (rpc) reported an error from the remote side or the connection.
+    #[error("{message}")]
+    Remote {
+        /// The transport plugin.
+        plugin: String,
+        /// The code.
+        code: i32,
+        /// The remote message, as the agent reported it.
+        message: String,
+    },
     /// Arguments do not fit the op's layout.
     #[error(transparent)]
     Args(#[from] ArgError),
@@ -162,7 +172,9 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::UnknownOp { .. }
             | Error::NoPluginForHint { .. } => code::ENOTSUP,
-            Error::Plugin { code, .. } | Error::PluginInit { code, .. } => {
+            Error::Plugin { code, .. }
+            | Error::PluginInit { code, .. }
+            | Error::Remote { code, .. } => {
                 if *code == code::OK {
                     code::EBACKEND
                 } else {

@@ -70,8 +70,18 @@ impl SessionInner {
         what: impl Into<String>,
         e: vaccel_plugin::CallError,
     ) -> Error {
+        let plugin = &self.rt.inner.registry.plugins[idx];
+        if plugin.plugin_type() & vaccel_plugin::plugin_type::REMOTE != 0 {
+            // A transport's message already says what failed where (on the agent, or the
+            // connection itself); another prefix would only hide it.
+            return Error::Remote {
+                plugin: plugin.name().into(),
+                code: e.code,
+                message: e.message,
+            };
+        }
         Error::Plugin {
-            plugin: self.rt.inner.registry.plugins[idx].name().into(),
+            plugin: plugin.name().into(),
             what: what.into(),
             code: e.code,
             message: e.message,
