@@ -13,19 +13,28 @@ use vaccel_proto::{Message, PROTO_MAJOR, PROTO_MINOR, frame};
 use vaccel_transport::Address;
 use vaccel_transport::server::Listener;
 
-fn start(
-    config: AgentConfig,
-) -> (
+type Running = (
     PathBuf,
     tempfile::TempDir,
     tokio::sync::oneshot::Sender<()>,
     std::thread::JoinHandle<()>,
-) {
+);
+
+fn start(config: AgentConfig) -> Running {
+    start_agent(config).0
+}
+
+fn start_agent(config: AgentConfig) -> (Running, std::sync::Arc<Agent>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.sock");
     let addr = Address::Unix(path.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let vrt = vaccel_builtins::register(vaccel::Runtime::builder())
+        .build()
+        .unwrap();
+    let agent = std::sync::Arc::new(Agent::new(vrt, config));
+    let a = agent.clone();
     let handle = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -33,22 +42,17 @@ fn start(
             .build()
             .unwrap();
         rt.block_on(async move {
-            let vrt = vaccel_builtins::register(vaccel::Runtime::builder())
-                .build()
-                .unwrap();
-            let agent = Agent::new(vrt, config);
             let l = Listener::bind(&addr).await.unwrap();
             ready_tx.send(()).unwrap();
-            agent
-                .run(vec![l], None, async {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .unwrap();
+            a.run(vec![l], None, async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
         });
     });
     ready_rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    (path, dir, stop_tx, handle)
+    ((path, dir, stop_tx, handle), agent)
 }
 
 struct Client {
@@ -273,6 +277,78 @@ fn in_flight_limit_refuses_the_flooding_tenant_only() {
         }
     }
     assert!(done >= 4 && refused > 0, "done {done}, refused {refused}");
+    stop.send(()).unwrap();
+    handle.join().unwrap();
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_client_killed_mid_upload_leaves_nothing_behind() {
+    use sha2::{Digest, Sha256};
+    let ((path, _dir, stop, handle), agent) = start_agent(AgentConfig::default());
+    let data = vec![42u8; 16 << 20];
+    let offer = Message::ResourceOffer {
+        resource_type: 2,
+        blobs: vec![vaccel_proto::BlobInfo {
+            name: "model.onnx".into(),
+            sha256: Sha256::digest(&data).into(),
+            len: data.len() as u64,
+        }],
+    };
+    // A completed upload is held while its tenant lives...
+    let mut done = Client::connect(&path);
+    done.send(2, &offer);
+    let Message::ResourceOffered { upload, .. } = done.recv().1 else {
+        panic!()
+    };
+    done.send(
+        3,
+        &Message::BlobUpload {
+            upload,
+            index: 0,
+            data: data.clone(),
+        },
+    );
+    assert!(matches!(done.recv().1, Message::ResourceReady { .. }));
+    assert_eq!(agent.live_blobs(), 1);
+    drop(done);
+    wait_for("the finished tenant's blob to be freed", || {
+        agent.live_blobs() == 0
+    });
+
+    // ...and one cut off halfway through its frames leaves nothing either.
+    let mut cut = Client::connect(&path);
+    cut.send(2, &offer);
+    let Message::ResourceOffered { upload, .. } = cut.recv().1 else {
+        panic!()
+    };
+    let msg = Message::BlobUpload {
+        upload,
+        index: 0,
+        data,
+    };
+    let frames = frame::encode_frames(msg.kind() as u16, 3, &msg.encode(), 1 << 20);
+    cut.s.write_all(&frames[..frames.len() / 2]).unwrap();
+    drop(cut);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(agent.live_blobs(), 0);
+    wait_for("the killed tenant to be gone", || {
+        agent.metrics().contains("vaccel_tenants 0")
+    });
+    // The agent still serves others.
+    let mut next = Client::connect(&path);
+    next.send(9, &Message::Ping);
+    assert!(matches!(next.recv(), (9, Message::Pong)));
     stop.send(()).unwrap();
     handle.join().unwrap();
 }
