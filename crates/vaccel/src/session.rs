@@ -10,7 +10,7 @@ use crate::resource::Resource;
 use crate::runtime::Runtime;
 use arc_swap::ArcSwap;
 use std::ffi::CString;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 use vaccel_plugin::ops::{self, ImageOp};
@@ -36,6 +36,9 @@ struct SessionInner {
     registered: Mutex<Vec<Resource>>,
     profile: Option<Mutex<Profile>>,
     released: AtomicBool,
+    /// Plugins (by registry index, below 64) other than the bound one that ran an op for
+    /// this session; they hear about its release too.
+    served: AtomicU64,
 }
 
 /// A session. Clones share it. All methods are thread-safe; ops from several threads run
@@ -106,6 +109,14 @@ impl SessionInner {
         if let Err(e) = plugin.session_release(self.id) {
             first_err.get_or_insert(self.plugin_error(self.bound, "session_release", e));
         }
+        let served = self.served.load(Ordering::Acquire);
+        for (idx, other) in self.rt.inner.registry.plugins.iter().enumerate().take(64) {
+            if idx != self.bound && served & (1u64 << idx) != 0 {
+                if let Err(e) = other.handle.session_release(self.id) {
+                    first_err.get_or_insert(self.plugin_error(idx, "session_release", e));
+                }
+            }
+        }
         if let Some(p) = &self.profile {
             for r in lock(p).regions() {
                 tracing::info!(
@@ -174,6 +185,7 @@ impl Session {
                     .profiling_enabled
                     .then(|| Mutex::new(Profile::new())),
                 released: AtomicBool::new(false),
+                served: AtomicU64::new(0),
             }),
         })
     }
@@ -318,6 +330,13 @@ impl Session {
         ops::check_args(op, read.as_slice(), write.as_slice())?;
         let idx = self.inner.routes[op.raw() as usize].ok_or(Error::NoPlugin { op })? as usize;
         let plugin = &self.inner.rt.inner.registry.plugins[idx];
+        if idx != self.inner.bound && idx < 64 {
+            let bit = 1u64 << idx;
+            // A load on the hot path; the read-modify-write only the first time.
+            if self.inner.served.load(Ordering::Relaxed) & bit == 0 {
+                self.inner.served.fetch_or(bit, Ordering::AcqRel);
+            }
+        }
         tracing::debug!(session = self.inner.id, op = %op, plugin = plugin.name(), "dispatch");
         let table = self
             .inner

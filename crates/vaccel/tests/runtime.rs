@@ -374,3 +374,58 @@ fn one_session_serves_many_threads_at_once() {
         }
     });
 }
+
+mod probe {
+    //! A test plugin that records which sessions it was told were released.
+    use std::sync::Mutex;
+    use vaccel_plugin::ops::MinmaxArgs;
+    use vaccel_plugin::sdk::{Host, Result};
+    use vaccel_plugin::{Ctx, OpSet, OpType, Plugin, plugin_type};
+
+    pub static RELEASED: Mutex<Vec<i64>> = Mutex::new(Vec::new());
+
+    pub struct Probe;
+
+    impl Plugin for Probe {
+        fn init(_host: &Host) -> Result<Self> {
+            Ok(Probe)
+        }
+        fn session_release(&self, id: i64) -> Result<()> {
+            RELEASED.lock().unwrap().push(id);
+            Ok(())
+        }
+        fn minmax(&self, _ctx: &Ctx<'_>, a: MinmaxArgs<'_>) -> Result<()> {
+            *a.min = 0.0;
+            *a.max = 1.0;
+            Ok(())
+        }
+    }
+
+    vaccel_plugin::declare_plugin! {
+        plugin: Probe,
+        name: "probe",
+        description: "records session releases",
+        plugin_type: plugin_type::GPU,
+        ops: OpSet::of(&[OpType::Minmax]),
+    }
+}
+
+#[test]
+fn plugins_that_served_a_session_hear_of_its_release() {
+    let rt = Runtime::builder()
+        .builtin(vaccel_plugin_exec::descriptor())
+        .builtin(probe::descriptor())
+        .build()
+        .unwrap();
+    let used = Session::new(&rt, 0).unwrap();
+    let unused = Session::new(&rt, 0).unwrap();
+    assert_eq!(used.plugin().name(), "exec");
+    let mut out = [0.0; 2];
+    used.minmax(&[0.5, 0.7], 0, 1, &mut out).unwrap();
+    let (u, n) = (used.id(), unused.id());
+    used.release().unwrap();
+    unused.release().unwrap();
+    let released = probe::RELEASED.lock().unwrap().clone();
+    assert!(released.contains(&u), "{released:?}");
+    assert!(!released.contains(&n), "{released:?}");
+}

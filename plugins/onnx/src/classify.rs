@@ -4,6 +4,7 @@
 //! EfficientNet-Lite0 with the ImageNet labels.
 
 use crate::engine::{Engine, Model};
+use crate::models::Holds;
 use crate::{assets, picture};
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, OnceLock};
@@ -69,8 +70,13 @@ fn default(engine: &Engine) -> Result<&'static Default, PluginError> {
         .map_err(Clone::clone)
 }
 
-/// The model and labels a session classifies with.
-fn pick(engine: &Engine, ctx: &Ctx<'_>) -> Result<(Arc<Model>, Arc<Vec<String>>), PluginError> {
+/// The model and labels a session classifies with; a registered model is noted as held
+/// by the session.
+fn pick(
+    engine: &Engine,
+    ctx: &Ctx<'_>,
+    holds: &Holds,
+) -> Result<(Arc<Model>, Arc<Vec<String>>), PluginError> {
     let registered = ctx
         .resources()
         .find(|r| r.resource_type == Some(ResourceType::Model));
@@ -87,6 +93,7 @@ fn pick(engine: &Engine, ctx: &Ctx<'_>) -> Result<(Arc<Model>, Arc<Vec<String>>)
         blob.data,
         &format!("model resource {} ({})", res.id, blob.name),
     )?;
+    holds.add(ctx.session_id, *blob.sha256);
     let labels = ctx
         .resources()
         .find(|r| r.resource_type == Some(ResourceType::Data))
@@ -143,9 +150,10 @@ pub fn classify(
     ctx: &Ctx<'_>,
     image: &[u8],
     k: usize,
+    holds: &Holds,
 ) -> Result<(Classification, Timings), PluginError> {
     let engine = Engine::get()?;
-    let (model, labels) = pick(engine, ctx)?;
+    let (model, labels) = pick(engine, ctx, holds)?;
     let t0 = Instant::now();
     let img = picture::decode(image)?;
     let t1 = Instant::now();

@@ -39,6 +39,11 @@ impl Plugin for Onnx {
         })
     }
 
+    fn session_release(&self, session_id: i64) -> Result<()> {
+        self.holds.release_session(session_id);
+        Ok(())
+    }
+
     fn model_load(&self, ctx: &Ctx<'_>, op: OpType, model: &ResourceView<'_>) -> Result<()> {
         self.holds.load(ctx.session_id, op, model)
     }
@@ -49,16 +54,19 @@ impl Plugin for Onnx {
 
     fn model_run(
         &self,
-        _ctx: &Ctx<'_>,
+        ctx: &Ctx<'_>,
         op: OpType,
         model: &ResourceView<'_>,
         inputs: Vec<Tensor>,
     ) -> Result<Vec<Tensor>> {
+        if let Some(b) = model.blobs().next() {
+            self.holds.add(ctx.session_id, *b.sha256);
+        }
         models::run(op, model, inputs)
     }
 
     fn image_classify(&self, ctx: &Ctx<'_>, image: &[u8], top_k: usize) -> Result<Classification> {
-        classify::classify(ctx, image, top_k).map(|(c, _)| c)
+        classify::classify(ctx, image, top_k, &self.holds).map(|(c, _)| c)
     }
 
     fn image_op(&self, _ctx: &Ctx<'_>, op: ImageOp, image: &[u8]) -> Result<ImageOutput> {

@@ -40,6 +40,28 @@ impl Holds {
         self.by_model.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Note that `session` uses the model with this hash.
+    pub fn add(&self, session: i64, sha256: [u8; 32]) {
+        self.lock().entry(sha256).or_default().insert(session);
+    }
+
+    /// A session is gone: drop its holds, and evict the models nobody holds any more.
+    pub fn release_session(&self, session: i64) {
+        let mut holds = self.lock();
+        let mut evict = Vec::new();
+        for (sha, sessions) in holds.iter_mut() {
+            if sessions.remove(&session) && sessions.is_empty() {
+                evict.push(*sha);
+            }
+        }
+        for sha in evict {
+            holds.remove(&sha);
+            if let Ok(engine) = Engine::get() {
+                engine.unload(&sha);
+            }
+        }
+    }
+
     /// Load the model and note that `session` holds it.
     ///
     /// # Errors
