@@ -111,10 +111,11 @@ impl SessionInner {
         }
         let served = self.served.load(Ordering::Acquire);
         for (idx, other) in self.rt.inner.registry.plugins.iter().enumerate().take(64) {
-            if idx != self.bound && served & (1u64 << idx) != 0 {
-                if let Err(e) = other.handle.session_release(self.id) {
-                    first_err.get_or_insert(self.plugin_error(idx, "session_release", e));
-                }
+            if idx != self.bound
+                && served & (1u64 << idx) != 0
+                && let Err(e) = other.handle.session_release(self.id)
+            {
+                first_err.get_or_insert(self.plugin_error(idx, "session_release", e));
             }
         }
         if let Some(p) = &self.profile {
