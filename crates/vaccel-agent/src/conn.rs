@@ -103,9 +103,10 @@ pub async fn serve(
     let mut tenant = Tenant::new(shared.clone());
     let in_flight = Arc::new(Semaphore::new(limits.in_flight));
     let mut reassembler = Reassembler::new(limits.max_message);
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    // Small per-connection buffers: idle tenants should cost next to nothing.
+    let mut buf: Vec<u8> = Vec::new();
     let mut greeted = false;
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut chunk = vec![0u8; 16 * 1024];
     'conn: loop {
         let n = match rd.read(&mut chunk).await {
             Ok(0) | Err(_) => break,

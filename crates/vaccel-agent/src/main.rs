@@ -69,8 +69,38 @@ async fn shutdown_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// glibc gives every thread that allocates its own arena, and the agent runs plugin calls
+/// on a pool of threads: model memory freed on one thread's arena is then rarely reused or
+/// returned, and RSS creeps up with every model load. Two arenas keep it bounded; the agent
+/// re-executes itself once with `MALLOC_ARENA_MAX` (and a fixed mmap threshold) set — the
+/// allocator reads them at start — unless the operator set `MALLOC_ARENA_MAX`.
+fn limit_malloc_arenas() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        // Blobs and model buffers of 1 MiB and more are mapped and unmapped on their own,
+        // so a tenant's upload goes back to the system when the tenant goes (glibc would
+        // otherwise raise that threshold after the first large free and keep them).
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("MALLOC_ARENA_MAX", "2")
+            .env("MALLOC_MMAP_THRESHOLD_", "1048576")
+            .exec();
+        eprintln!("vaccel-agent: could not re-execute with MALLOC_ARENA_MAX=2 ({err}); continuing");
+    }
+}
+
+fn main() -> Result<()> {
+    limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> Result<()> {
     let cli = Cli::parse();
     let rt = vaccel_builtins::runtime_from_env().context("starting the vAccel runtime")?;
     let mut config = AgentConfig::default();

@@ -228,7 +228,7 @@ fn after_an_agent_restart_the_next_call_works() {
     let sock = format!("unix://{}", dir.path().join("agent.sock").display());
     let first = agent(&sock, &[]);
     let client = Command::new(env!("CARGO_BIN_EXE_vaccel"))
-        .args(["noop", "-n", "40", "--watch", "100"])
+        .args(["noop", "-n", "80", "--watch", "100"])
         .env("VACCEL_PLUGINS", support::plugin_so("rpc"))
         .env("VACCEL_RPC_ADDRESS", &sock)
         .stdout(Stdio::piped())

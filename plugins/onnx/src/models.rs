@@ -4,7 +4,8 @@
 //! clear `VACCEL_ENOTSUP` naming it.
 //!
 //! Loaded models are shared through the engine's content-hash cache; each session's
-//! loads are counted, and a model no session holds any more is dropped from the cache.
+//! loads are counted, and models no session holds any more are kept only among the most
+//! recent few (see [`Holds`]).
 
 use crate::engine::{Engine, Model};
 use ort::value::{DynValue, TensorElementType, ValueType};
@@ -13,10 +14,28 @@ use std::sync::{Arc, Mutex};
 use vaccel_plugin::sdk::ResourceView;
 use vaccel_plugin::{DType, OpType, PluginError, Tensor, code};
 
-/// Which sessions hold which models (by content hash).
-#[derive(Default)]
+/// Which sessions hold which models (by content hash). A model nobody holds stays loaded
+/// while it is among the most recent `VACCEL_ONNX_IDLE_MODELS` (default 4) such models:
+/// reloading costs far more than keeping it, and freed model memory is rarely returned to
+/// the system anyway; older idle models are dropped from the cache.
 pub struct Holds {
     by_model: Mutex<HashMap<[u8; 32], HashSet<i64>>>,
+    idle: Mutex<std::collections::VecDeque<[u8; 32]>>,
+    max_idle: usize,
+}
+
+impl Default for Holds {
+    fn default() -> Self {
+        let max_idle = std::env::var("VACCEL_ONNX_IDLE_MODELS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(4);
+        Holds {
+            by_model: Mutex::default(),
+            idle: Mutex::default(),
+            max_idle,
+        }
+    }
 }
 
 fn model_of(
@@ -43,6 +62,24 @@ impl Holds {
     /// Note that `session` uses the model with this hash.
     pub fn add(&self, session: i64, sha256: [u8; 32]) {
         self.lock().entry(sha256).or_default().insert(session);
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|s| *s != sha256);
+    }
+
+    /// Models nobody holds: keep the most recent few loaded, drop the rest from the cache.
+    fn retire(&self, shas: Vec<[u8; 32]>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        for sha in shas {
+            idle.retain(|s| *s != sha);
+            idle.push_back(sha);
+        }
+        while idle.len() > self.max_idle {
+            if let (Some(sha), Ok(engine)) = (idle.pop_front(), Engine::get()) {
+                engine.unload(&sha);
+            }
+        }
     }
 
     /// A session is gone: drop its holds, and evict the models nobody holds any more.
@@ -54,12 +91,11 @@ impl Holds {
                 evict.push(*sha);
             }
         }
-        for sha in evict {
-            holds.remove(&sha);
-            if let Ok(engine) = Engine::get() {
-                engine.unload(&sha);
-            }
+        for sha in &evict {
+            holds.remove(sha);
         }
+        drop(holds);
+        self.retire(evict);
     }
 
     /// Load the model and note that `session` holds it.
@@ -73,7 +109,7 @@ impl Holds {
         view: &ResourceView<'_>,
     ) -> Result<(), PluginError> {
         let (sha, _) = model_of(Engine::get()?, op, view)?;
-        self.lock().entry(sha).or_default().insert(session);
+        self.add(session, sha);
         Ok(())
     }
 
@@ -102,7 +138,8 @@ impl Holds {
         }
         if holds.get(blob.sha256).is_some_and(HashSet::is_empty) {
             holds.remove(blob.sha256);
-            Engine::get()?.unload(blob.sha256);
+            drop(holds);
+            self.retire(vec![*blob.sha256]);
         }
         Ok(())
     }
