@@ -124,8 +124,10 @@ else
 	bad "exec with dynamic exec plugin" "$(cat "$out/exec.err")"
 fi
 
-# C++ programs can include the headers too.
-if command -v c++ >/dev/null && echo '#include <vaccel.h>
+# C++ programs can include the headers too (skipped, and said so, without a C++ compiler).
+if ! command -v c++ >/dev/null; then
+	echo "SKIP C++ include and link: no C++ compiler installed"
+elif echo '#include <vaccel.h>
 int main() { struct vaccel_session s; return vaccel_session_init(&s, 0) || vaccel_session_release(&s); }' \
 	| c++ -x c++ -std=c++20 -Wall -Wextra -Werror $cflags -o "$out/cxx" - $libs 2>"$out/cxx.log" && "$out/cxx"; then
 	ok "C++ include and link"
