@@ -11,6 +11,8 @@ need() { command -v "$1" >/dev/null 2>&1; }
 missing=()
 need cc || missing+=(gcc libc6-dev)
 need pkg-config || missing+=(pkg-config)
+# The asset converter and the C test runner use Python.
+need python3 || missing+=(python3 python3-venv)
 # The blas plugin loads OpenBLAS at run time; its tests need it.
 ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' || missing+=(libopenblas0)
 if [ ${#missing[@]} -gt 0 ]; then
