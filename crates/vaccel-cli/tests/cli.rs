@@ -93,27 +93,11 @@ fn debug_hint_session_runs_on_noop() {
 }
 
 /// Build examples/c/mytestlib.c (which calls libvaccel's arg helpers) into `dir`.
-/// Also builds libvaccel, which the CLI loads for exec functions.
-fn mytestlib(dir: &std::path::Path) -> String {
-    support::libvaccel();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = dir.join("libmytestlib.so");
-    let st = Command::new("cc")
-        .args(["-shared", "-fPIC", "-I"])
-        .arg(root.join("crates/vaccel-capi/include"))
-        .arg("-o")
-        .arg(&out)
-        .arg(root.join("examples/c/mytestlib.c"))
-        .status()
-        .expect("cc runs");
-    assert!(st.success());
-    out.to_string_lossy().into_owned()
-}
 
 #[test]
 fn exec_runs_a_function_that_uses_the_c_arg_helpers() {
     let dir = tempfile::tempdir().unwrap();
-    let lib = mytestlib(dir.path());
+    let lib = support::mytestlib(dir.path());
     for extra in [&[][..], &["--resource"][..]] {
         let mut args = vec!["exec", &lib, "mytestfunc", "--in", "i32:21", "--out", "i32"];
         args.extend_from_slice(extra);
@@ -126,7 +110,7 @@ fn exec_runs_a_function_that_uses_the_c_arg_helpers() {
 #[test]
 fn exec_failures_are_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let lib = mytestlib(dir.path());
+    let lib = support::mytestlib(dir.path());
     let out = vaccel(&["exec", &lib, "myfailingfunc"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

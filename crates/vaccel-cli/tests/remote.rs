@@ -4,7 +4,7 @@
 #[path = "../../vaccel/tests/support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -68,22 +68,6 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn mytestlib(dir: &Path) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = dir.join("libmytestlib.so");
-    let st = Command::new("cc")
-        .args(["-shared", "-fPIC", "-I"])
-        .arg(root.join("crates/vaccel-capi/include"))
-        .arg("-o")
-        .arg(&out)
-        .arg(root.join("examples/c/mytestlib.c"))
-        .status()
-        .expect("cc runs");
-    assert!(st.success());
-    support::libvaccel();
-    out.to_string_lossy().into_owned()
-}
-
 /// Classification JSON without the timings.
 fn classify_json(out: &Output) -> serde_json::Value {
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -98,7 +82,7 @@ fn classify_json(out: &Output) -> serde_json::Value {
 fn same_answers_in_process_and_through_the_agent() {
     let assets = support::assets();
     let dir = tempfile::tempdir().unwrap();
-    let lib = mytestlib(dir.path());
+    let lib = support::mytestlib(dir.path());
     let sock = format!("unix://{}", dir.path().join("agent.sock").display());
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -175,7 +159,7 @@ fn same_answers_in_process_and_through_the_agent() {
 #[test]
 fn the_agent_runs_only_what_the_operator_allows() {
     let dir = tempfile::tempdir().unwrap();
-    let lib = mytestlib(dir.path());
+    let lib = support::mytestlib(dir.path());
     let sock = format!("unix://{}", dir.path().join("agent.sock").display());
     let _agent = agent(&sock, &[]);
     let out = vaccel(

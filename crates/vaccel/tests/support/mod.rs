@@ -87,3 +87,21 @@ pub fn assets() -> PathBuf {
     );
     dir
 }
+
+/// Build examples/c/mytestlib.c (exec functions that call libvaccel's arg helpers) into
+/// `dir`, and libvaccel, which processes embedding the runtime load for them.
+pub fn mytestlib(dir: &std::path::Path) -> String {
+    libvaccel();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = dir.join("libmytestlib.so");
+    let st = Command::new("cc")
+        .args(["-shared", "-fPIC", "-I"])
+        .arg(root.join("crates/vaccel-capi/include"))
+        .arg("-o")
+        .arg(&out)
+        .arg(root.join("examples/c/mytestlib.c"))
+        .status()
+        .expect("cc runs");
+    assert!(st.success(), "compiling mytestlib.c");
+    out.to_string_lossy().into_owned()
+}
