@@ -52,6 +52,8 @@ pub struct AgentConfig {
     pub token: Option<Vec<u8>>,
     /// Plugin calls running at once across all tenants (0: the number of CPUs).
     pub workers: usize,
+    /// How long an idle worker spins for new work before sleeping, in µs (None: 100).
+    pub worker_spin_us: Option<u64>,
 }
 
 impl AgentConfig {

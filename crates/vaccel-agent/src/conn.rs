@@ -1,13 +1,13 @@
 //! One connection: read frames, reassemble messages, answer the handshake, then serve
-//! requests. Control messages are handled in order; ops run on the bounded worker pool
-//! (never on the I/O threads) and their replies go out as they finish, in any order.
+//! requests. Control messages are handled in order; ops run on the worker pool (never on
+//! the I/O threads), whose threads write their replies as they finish, in any order.
 
 use crate::metrics::Metrics;
 use crate::tenant::{Failure, Shared, Tenant};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::sync::{Mutex, Semaphore};
 use vaccel_proto::{Message, PROTO_MAJOR, PROTO_MINOR, Reassembler, frame};
 use vaccel_transport::server::Conn;
 
@@ -15,10 +15,55 @@ use vaccel_transport::server::Conn;
 pub struct Context {
     /// Metrics.
     pub metrics: Metrics,
-    /// Plugin calls running at once, across tenants.
-    pub workers: Arc<Semaphore>,
+    /// The threads that run plugin calls, across tenants.
+    pub workers: crate::pool::Pool,
     /// Agent name and version for the handshake.
     pub server: String,
+}
+
+/// The connection's write side, shared by the reader task and the workers: each reply is
+/// written whole (all its frames, under the lock) by whoever produced it.
+#[derive(Clone)]
+struct Replies {
+    half: Arc<Mutex<WriteHalf<Box<dyn Conn>>>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Replies {
+    /// Write one reply; a failed write means the peer is gone, which the reader sees too.
+    async fn send(&self, bytes: Vec<u8>) {
+        let _ = self.half.lock().await.write_all(&bytes).await;
+    }
+
+    /// From a worker thread: write now what the socket takes without waiting, and leave
+    /// the rest (or the whole reply, if another reply is being written) to an async task.
+    /// A worker never waits for a slow reader.
+    fn send_from_worker(&self, bytes: Vec<u8>) {
+        let Ok(mut half) = self.half.clone().try_lock_owned() else {
+            let me = self.clone();
+            self.runtime.spawn(async move { me.send(bytes).await });
+            return;
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut done = 0;
+        while done < bytes.len() {
+            match std::pin::Pin::new(&mut *half).poll_write(&mut cx, &bytes[done..]) {
+                std::task::Poll::Ready(Ok(0) | Err(_)) => return,
+                std::task::Poll::Ready(Ok(n)) => done += n,
+                std::task::Poll::Pending => break,
+            }
+        }
+        if done < bytes.len() {
+            // Still holding the lock: the rest goes out before any other reply.
+            self.runtime.spawn(async move {
+                let _ = half.write_all(&bytes[done..]).await;
+            });
+        }
+    }
+
+    async fn close(&self) {
+        let _ = self.half.lock().await.shutdown().await;
+    }
 }
 
 fn reply(id: u64, msg: &Message, max_frame: usize) -> Vec<u8> {
@@ -87,16 +132,11 @@ pub async fn serve(
     ctx: Arc<Context>,
 ) {
     let limits = shared.config.limits.clone();
-    let (mut rd, mut wr) = tokio::io::split(conn);
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
-    let writer = tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
-            if wr.write_all(&bytes).await.is_err() {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
+    let (mut rd, wr) = tokio::io::split(conn);
+    let tx = Replies {
+        half: Arc::new(Mutex::new(wr)),
+        runtime: tokio::runtime::Handle::current(),
+    };
     ctx.metrics.connected(tenant_id, &peer);
     tracing::info!(tenant = tenant_id, peer, "tenant connected");
 
@@ -203,9 +243,8 @@ pub async fn serve(
                         let _ = tx.send(reply(id, &m, limits.max_frame)).await;
                         continue;
                     };
-                    let prepared =
-                        tokio::task::block_in_place(|| tenant.prepare_op(session, op, read, write));
-                    let prepared = match prepared {
+                    // Cheap bookkeeping (ids, policy): no plugin code runs here.
+                    let prepared = match tenant.prepare_op(session, op, read, write) {
                         Ok(p) => p,
                         Err(Failure { code, message }) => {
                             ctx.metrics.request(tenant_id, bytes_in, 0, true);
@@ -215,17 +254,18 @@ pub async fn serve(
                             continue;
                         }
                     };
-                    let (tx, ctx, max_frame) = (tx.clone(), ctx.clone(), limits.max_frame);
+                    let (tx, job_ctx, max_frame) = (tx.clone(), ctx.clone(), limits.max_frame);
                     let op_name = vaccel::OpType::from_raw(op).map_or("unknown", |o| o.name());
-                    tokio::spawn(async move {
+                    // The op runs on a worker thread, which writes the reply itself: one
+                    // thread hand-off per request, none on the way back.
+                    ctx.workers.submit(Box::new(move || {
                         let _permit = permit;
-                        let Ok(_worker) = ctx.workers.clone().acquire_owned().await else {
-                            return;
-                        };
+                        let ctx = job_ctx;
                         let t0 = Instant::now();
-                        let result = tokio::task::spawn_blocking(move || prepared.run()).await;
-                        let msg = result
-                            .unwrap_or_else(|_| error(code::EBACKEND, "the op's worker failed"));
+                        let msg = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            prepared.run()
+                        }))
+                        .unwrap_or_else(|_| error(code::EBACKEND, "the op's worker failed"));
                         ctx.metrics.op(op_name, t0.elapsed().as_secs_f64() * 1e3);
                         let out = reply(id, &msg, max_frame);
                         ctx.metrics.request(
@@ -234,8 +274,8 @@ pub async fn serve(
                             out.len(),
                             matches!(msg, Message::Error { .. }),
                         );
-                        let _ = tx.send(out).await;
-                    });
+                        tx.send_from_worker(out);
+                    }));
                 }
                 other => {
                     let answer = tokio::task::block_in_place(|| tenant.handle(other));
@@ -252,12 +292,13 @@ pub async fn serve(
         }
         buf.drain(..at);
     }
-    drop(tx);
+    // Wait for the ops still running (each holds an in-flight permit), then close.
+    let _ = in_flight.acquire_many(limits.in_flight as u32).await;
+    tx.close().await;
     let sessions = tenant.nr_sessions();
     let held = tenant.bytes_held();
     // Ops still running hold their sessions until they finish; the tenant's own state goes now.
     tokio::task::block_in_place(|| drop(tenant));
-    let _ = writer.await;
     ctx.metrics.disconnected(tenant_id);
     tracing::info!(
         tenant = tenant_id,

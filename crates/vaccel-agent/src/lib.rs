@@ -7,6 +7,7 @@
 //! * [`tenant`] — each connection's own namespace of sessions and resources, its limits,
 //!   and the operator's rules (exec allow-list, uploaded code, model catalogue).
 //! * [`conn`] — framing, handshake, in-order control messages, ops on the worker pool.
+//! * [`pool`] — the worker threads that run plugin calls (spin briefly, then sleep).
 //! * [`store`] — content-addressed blobs: one copy per distinct blob across tenants.
 //! * [`metrics`] — Prometheus text on `--metrics`.
 
@@ -15,6 +16,7 @@
 pub mod config;
 pub mod conn;
 pub mod metrics;
+pub mod pool;
 pub mod store;
 pub mod tenant;
 
@@ -24,7 +26,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Semaphore;
 use vaccel_transport::server::Listener;
 
 /// A running agent's shared parts.
@@ -34,26 +35,30 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// An agent with this runtime and configuration.
-    pub fn new(rt: vaccel::Runtime, config: AgentConfig) -> Agent {
+    /// An agent with this runtime and configuration (its worker threads start now).
+    ///
+    /// # Errors
+    /// The worker threads could not be started.
+    pub fn new(rt: vaccel::Runtime, config: AgentConfig) -> std::io::Result<Agent> {
         let workers = if config.workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
             config.workers
         };
+        let spin = std::time::Duration::from_micros(config.worker_spin_us.unwrap_or(100));
         let ctx = conn::Context {
             metrics: metrics::Metrics::default(),
-            workers: Arc::new(Semaphore::new(workers)),
+            workers: pool::Pool::new(workers, spin)?,
             server: format!("vaccel-agent {}", env!("CARGO_PKG_VERSION")),
         };
-        Agent {
+        Ok(Agent {
             shared: Arc::new(tenant::Shared {
                 rt,
                 store: store::BlobStore::default(),
                 config,
             }),
             ctx: Arc::new(ctx),
-        }
+        })
     }
 
     /// Blobs held in the content-addressed store.

@@ -67,7 +67,7 @@ fn start_agent_with(
     let vrt = vaccel_builtins::register(first(vaccel::Runtime::builder()))
         .build()
         .unwrap();
-    let agent = std::sync::Arc::new(Agent::new(vrt, config));
+    let agent = std::sync::Arc::new(Agent::new(vrt, config).unwrap());
     let a = agent.clone();
     let handle = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

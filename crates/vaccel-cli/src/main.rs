@@ -372,11 +372,18 @@ enum Bench {
         runs: usize,
     },
     /// P2: noop round trip (p50 / p99) through the session's plugin — with the rpc plugin,
-    /// through the agent — vs a raw Unix-socket 64-byte ping-pong in this process.
+    /// through the agent — vs a raw Unix-socket 64-byte ping-pong with a peer process (the
+    /// same topology as client and agent) and with a peer thread.
     Noop {
         /// Calls of each.
         #[arg(long, short = 'n', default_value_t = 10_000)]
         calls: usize,
+    },
+    /// The other end of the two-process ping-pong baseline (internal).
+    #[command(hide = true)]
+    EchoPeer {
+        /// Unix socket to connect to.
+        socket: std::path::PathBuf,
     },
     /// P6 / P7: registering a resource of SIZE MiB (first time: upload; second: the agent
     /// already holds it, only its hash travels) vs copying the same bytes over a raw Unix
@@ -396,17 +403,25 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// A 64-byte ping-pong over a Unix socket pair with an echo thread: the IPC floor.
-fn unix_ping_pong(calls: usize) -> Result<Vec<f64>> {
+/// Echo 64-byte messages until the peer closes.
+fn echo(mut s: std::os::unix::net::UnixStream) {
     use std::io::{Read, Write};
-    let (mut a, mut b) = std::os::unix::net::UnixStream::pair()?;
-    let echo = std::thread::spawn(move || {
-        let mut buf = [0u8; 64];
-        while b.read_exact(&mut buf).is_ok() {
-            if b.write_all(&buf).is_err() {
-                break;
-            }
+    let mut buf = [0u8; 64];
+    while s.read_exact(&mut buf).is_ok() {
+        if s.write_all(&buf).is_err() {
+            break;
         }
-    });
+    }
+}
+
+fn echo_peer(socket: &std::path::Path) -> Result<()> {
+    echo(std::os::unix::net::UnixStream::connect(socket)?);
+    Ok(())
+}
+
+/// Round trips of 64 bytes to an echoing peer.
+fn ping_pong(a: &mut std::os::unix::net::UnixStream, calls: usize) -> Result<Vec<f64>> {
+    use std::io::{Read, Write};
     let mut buf = [7u8; 64];
     let mut times = Vec::with_capacity(calls);
     for _ in 0..calls {
@@ -415,9 +430,45 @@ fn unix_ping_pong(calls: usize) -> Result<Vec<f64>> {
         a.read_exact(&mut buf)?;
         times.push(t0.elapsed().as_secs_f64() * 1e6);
     }
-    drop(a);
-    let _ = echo.join();
     Ok(times)
+}
+
+/// The raw baselines: a peer thread in this process, and a peer process (this binary's
+/// hidden `bench echo-peer`) — the latter has the same topology as client and agent.
+struct PingPeers {
+    thread: std::os::unix::net::UnixStream,
+    process: std::os::unix::net::UnixStream,
+    child: std::process::Child,
+}
+
+impl PingPeers {
+    fn start() -> Result<PingPeers> {
+        let (a, b) = std::os::unix::net::UnixStream::pair()?;
+        std::thread::spawn(move || echo(b));
+        let path = std::env::temp_dir().join(format!("vaccel-echo-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path)?;
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .args(["bench", "echo-peer"])
+            .arg(&path)
+            .env_remove("VACCEL_PLUGINS")
+            .spawn()
+            .context("starting the echo peer process")?;
+        let accepted = listener.accept();
+        let _ = std::fs::remove_file(&path);
+        Ok(PingPeers {
+            thread: a,
+            process: accepted?.0,
+            child,
+        })
+    }
+}
+
+impl Drop for PingPeers {
+    fn drop(&mut self) {
+        let _ = self.process.shutdown(std::net::Shutdown::Both);
+        let _ = self.child.wait();
+    }
 }
 
 fn bench_noop(rt: &Runtime, calls: usize) -> Result<()> {
@@ -426,35 +477,43 @@ fn bench_noop(rt: &Runtime, calls: usize) -> Result<()> {
         .plugin_for(OpType::Noop)
         .map_or("none", |p| p.name())
         .to_string();
+    let mut peers = PingPeers::start()?;
     for _ in 0..100 {
         sess.noop()?;
     }
-    let mut base = Vec::new();
+    ping_pong(&mut peers.thread, 100)?;
+    ping_pong(&mut peers.process, 100)?;
+    let (mut thread, mut process) = (Vec::new(), Vec::new());
     let mut ours = Vec::with_capacity(calls);
-    // Interleaved in blocks so both see the same machine.
+    // Interleaved in blocks so all three see the same machine.
     for _ in 0..10 {
-        base.extend(unix_ping_pong(calls / 10)?);
+        thread.extend(ping_pong(&mut peers.thread, calls / 10)?);
+        process.extend(ping_pong(&mut peers.process, calls / 10)?);
         for _ in 0..calls / 10 {
             let t0 = Instant::now();
             sess.noop()?;
             ours.push(t0.elapsed().as_secs_f64() * 1e6);
         }
     }
-    base.sort_by(f64::total_cmp);
-    ours.sort_by(f64::total_cmp);
-    let (b50, b99, o50, o99) = (
-        percentile(&base, 0.5),
-        percentile(&base, 0.99),
-        percentile(&ours, 0.5),
-        percentile(&ours, 0.99),
-    );
+    drop(peers);
+    let p = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (percentile(v, 0.5), percentile(v, 0.99))
+    };
+    let ((t50, t99), (b50, b99), (o50, o99)) = (p(&mut thread), p(&mut process), p(&mut ours));
     println!("P2 noop round trip, {calls} calls each, session on plugin {plugin}:");
-    println!("  raw unix socket ping-pong (64 B): p50 {b50:.1} µs  p99 {b99:.1} µs");
-    println!("  vaccel noop:                      p50 {o50:.1} µs  p99 {o99:.1} µs");
+    println!("  raw unix ping-pong, 64 B, peer thread:  p50 {t50:.1} µs  p99 {t99:.1} µs");
+    println!("  raw unix ping-pong, 64 B, peer process: p50 {b50:.1} µs  p99 {b99:.1} µs");
+    println!("  vaccel noop:                            p50 {o50:.1} µs  p99 {o99:.1} µs");
     println!(
-        "  ratio: p50 {:.2}x (goal <= 1.3)  p99 {:.2}x (goal <= 2)",
+        "  ratio to the peer process: p50 {:.2}x (goal <= 1.3)  p99 {:.2}x (goal <= 2)",
         o50 / b50,
         o99 / b99
+    );
+    println!(
+        "  ratio to the peer thread:  p50 {:.2}x  p99 {:.2}x",
+        o50 / t50,
+        o99 / t99
     );
     sess.release()?;
     Ok(())
@@ -703,6 +762,9 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Command::Bench(Bench::EchoPeer { socket }) = &cli.command {
+        return echo_peer(socket);
+    }
     let rt = runtime()?;
     match cli.command {
         Command::Plugins => {
@@ -797,6 +859,7 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Bench(Bench::Noop { calls }) => bench_noop(&rt, calls.max(10))?,
+        Command::Bench(Bench::EchoPeer { .. }) => unreachable!("handled before the runtime"),
         Command::Bench(Bench::Upload { mib }) => bench_upload(&rt, mib.max(1))?,
         Command::Bench(Bench::Classify { image, runs }) => {
             bench_classify(&rt, image.as_deref(), runs)?

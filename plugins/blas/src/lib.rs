@@ -1,9 +1,12 @@
 //! The BLAS plugin (type CPU): `blas_sgemm` on OpenBLAS through CBLAS (row-major, leading
 //! dimensions honoured), and `minmax`.
 //!
-//! OpenBLAS is loaded when the plugin starts; if it is not installed the plugin still
-//! loads (so libvaccel works everywhere) and sgemm returns `VACCEL_ENOTSUP` saying what to
-//! install. `VACCEL_BLAS_THREADS=N` sets OpenBLAS's thread count.
+//! OpenBLAS is loaded on the first sgemm, not when the plugin starts: loading it starts
+//! its thread pool, whose threads spin (`sched_yield`) for a while and would steal CPU from
+//! every process that links libvaccel but never multiplies a matrix. If it is not installed
+//! the plugin still loads (so libvaccel works everywhere) and sgemm returns
+//! `VACCEL_ENOTSUP` saying what to install. `VACCEL_BLAS_THREADS=N` sets OpenBLAS's thread
+//! count.
 //!
 //! `minmax` (upstream's deprecated op, whose semantics upstream never documented) is
 //! defined here as: `outdata[i] = clamp(indata[i], low, high)`, and `min` / `max` are the
@@ -21,7 +24,21 @@ use vaccel_plugin::{Ctx, OpSet, OpType, Plugin, PluginError, code, plugin_type};
 /// The plugin.
 #[derive(Debug)]
 pub struct Blas {
-    openblas: std::result::Result<OpenBlas, String>,
+    threads: i32,
+    openblas: std::sync::OnceLock<std::result::Result<OpenBlas, String>>,
+}
+
+impl Blas {
+    fn openblas(&self) -> &std::result::Result<OpenBlas, String> {
+        self.openblas.get_or_init(|| {
+            let o = OpenBlas::load(self.threads);
+            match &o {
+                Ok(o) => tracing::debug!(library = o.name, "OpenBLAS loaded"),
+                Err(e) => tracing::debug!("OpenBLAS not available: {e}"),
+            }
+            o
+        })
+    }
 }
 
 fn threads_from_env() -> Result<i32> {
@@ -73,17 +90,14 @@ pub fn reference_sgemm(
 
 impl Plugin for Blas {
     fn init(_host: &Host) -> Result<Self> {
-        let threads = threads_from_env()?;
-        let openblas = OpenBlas::load(threads);
-        match &openblas {
-            Ok(o) => tracing::debug!(library = o.name, "OpenBLAS loaded"),
-            Err(e) => tracing::debug!("OpenBLAS not available: {e}"),
-        }
-        Ok(Blas { openblas })
+        Ok(Blas {
+            threads: threads_from_env()?,
+            openblas: std::sync::OnceLock::new(),
+        })
     }
 
     fn sgemm(&self, _ctx: &Ctx<'_>, mut args: SgemmArgs<'_>) -> Result<()> {
-        match &self.openblas {
+        match self.openblas() {
             Ok(o) => o.sgemm(&mut args),
             Err(e) => Err(PluginError::new(
                 code::ENOTSUP,

@@ -1,21 +1,24 @@
-//! The connection to the agent: one stream, a reader thread that hands each reply to the
-//! call waiting for its request id, and writers that take turns per message. Many calls
-//! run at once on one connection; none waits for another's reply.
+//! The connection to the agent: one stream shared by every thread of the process. Writers
+//! take turns per message. There is no reader thread: a calling thread that finds nobody
+//! reading becomes the reader, reads until its own reply arrives, files the other replies
+//! it meets in their callers' slots (waking them), then hands the reader role to a caller
+//! still waiting. A lone call therefore costs one write and one read on the caller's own
+//! thread, with no thread hand-off; concurrent calls share the connection and none waits
+//! for another's reply to be *computed*.
 //!
 //! When the connection breaks, every call waiting on it gets `VACCEL_ESESS`, and the next
 //! call connects again (a new "epoch": the agent has forgotten the old one's state).
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, TryLockError};
 use std::time::Duration;
 use vaccel_plugin::{PluginError, code};
 use vaccel_proto::{DEFAULT_MAX_FRAME, Message, PROTO_MAJOR, PROTO_MINOR, Reassembler, frame};
 use vaccel_transport::{Address, Stream};
 
-type Waiter = Sender<Result<Message, PluginError>>;
+type Reply = Result<Message, PluginError>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -28,20 +31,54 @@ fn lost(addr: &Address, why: impl std::fmt::Display) -> PluginError {
     )
 }
 
+/// Where one call's reply lands.
+#[derive(Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct SlotState {
+    reply: Option<Reply>,
+    /// The reader role is free and this caller should take it.
+    nudged: bool,
+}
+
+impl Slot {
+    fn fill(&self, reply: Reply) {
+        lock(&self.state).reply = Some(reply);
+        self.ready.notify_one();
+    }
+
+    fn nudge(&self) {
+        lock(&self.state).nudged = true;
+        self.ready.notify_one();
+    }
+}
+
+/// The read side: whoever holds it reads.
+struct ReadSide {
+    /// Buffered: a small reply's header and body arrive with one `read`.
+    stream: BufReader<Stream>,
+    reassembler: Reassembler,
+}
+
 /// One live connection.
 pub struct Connection {
     addr: Address,
     writer: Mutex<Stream>,
-    pending: Arc<Mutex<HashMap<u64, Waiter>>>,
+    reader: Mutex<ReadSide>,
+    pending: Mutex<HashMap<u64, Arc<Slot>>>,
     next_id: AtomicU64,
-    dead: Arc<AtomicBool>,
+    dead: AtomicBool,
     max_frame: usize,
     /// Which connection this is (reconnects count up).
     pub epoch: u64,
 }
 
 impl Connection {
-    /// Connect, handshake, start the reader.
+    /// Connect and handshake.
     ///
     /// # Errors
     /// `ESESS` naming the address when it cannot be reached or refuses the handshake.
@@ -62,7 +99,8 @@ impl Connection {
                 DEFAULT_MAX_FRAME,
             ))
             .map_err(|e| lost(addr, e))?;
-        let mut reader = stream.try_clone().map_err(|e| lost(addr, e))?;
+        let mut reader =
+            BufReader::with_capacity(64 * 1024, stream.try_clone().map_err(|e| lost(addr, e))?);
         let (h, body) = read_frame(&mut reader, DEFAULT_MAX_FRAME).map_err(|e| lost(addr, e))?;
         let max_frame = match Message::decode(h.kind, &body) {
             Ok(Message::HelloOk { max_frame, .. }) => {
@@ -76,22 +114,20 @@ impl Connection {
             }
             other => return Err(lost(addr, format!("unexpected handshake reply {other:?}"))),
         };
-        let conn = Arc::new(Connection {
+        tracing::debug!(address = %addr, epoch, "connected to the agent");
+        Ok(Arc::new(Connection {
             addr: addr.clone(),
             writer: Mutex::new(stream),
-            pending: Arc::new(Mutex::new(HashMap::new())),
+            reader: Mutex::new(ReadSide {
+                stream: reader,
+                reassembler: Reassembler::new(1 << 31),
+            }),
+            pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            dead: Arc::new(AtomicBool::new(false)),
+            dead: AtomicBool::new(false),
             max_frame,
             epoch,
-        });
-        let (pending, dead, a) = (conn.pending.clone(), conn.dead.clone(), addr.clone());
-        std::thread::Builder::new()
-            .name("vaccel-rpc-reader".into())
-            .spawn(move || reader_loop(reader, &pending, &dead, &a))
-            .map_err(|e| lost(addr, e))?;
-        tracing::debug!(address = %addr, epoch, "connected to the agent");
-        Ok(conn)
+        }))
     }
 
     /// Whether the connection has failed.
@@ -108,20 +144,101 @@ impl Connection {
             return Err(lost(&self.addr, "earlier failure"));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = channel();
-        lock(&self.pending).insert(id, tx);
+        let slot = Arc::new(Slot::default());
+        lock(&self.pending).insert(id, slot.clone());
         let bytes = frame::encode_frames(msg.kind() as u16, id, &msg.encode(), self.max_frame);
         let written = lock(&self.writer).write_all(&bytes);
         if let Err(e) = written {
             lock(&self.pending).remove(&id);
-            self.dead.store(true, Ordering::Release);
-            lock(&self.writer).shutdown();
+            self.fail(&e.to_string());
             return Err(lost(&self.addr, e));
         }
-        let reply = rx.recv().map_err(|_| lost(&self.addr, "no reply"))??;
-        match reply {
+        match self.wait(id, &slot)? {
             Message::Error { code: c, message } => Err(PluginError::new(c, message)),
             other => Ok(other),
+        }
+    }
+
+    /// Wait for `id`'s reply, reading the stream ourselves whenever nobody else is.
+    fn wait(&self, id: u64, slot: &Slot) -> Reply {
+        loop {
+            {
+                let mut st = lock(&slot.state);
+                if let Some(r) = st.reply.take() {
+                    return r;
+                }
+                st.nudged = false;
+            }
+            let side = match self.reader.try_lock() {
+                Ok(g) => Some(g),
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut side) = side {
+                let mine = self.read_until(id, slot, &mut side);
+                drop(side);
+                // Someone still waiting takes over reading.
+                if let Some(next) = lock(&self.pending).values().next() {
+                    next.nudge();
+                }
+                if let Some(r) = mine {
+                    return r;
+                }
+                continue;
+            }
+            let mut st = lock(&slot.state);
+            while st.reply.is_none() && !st.nudged {
+                st = slot.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    }
+
+    /// Read replies until `id`'s (returned) or the stream fails (everyone gets ESESS).
+    /// `None` when another reader delivered ours before we took the role.
+    fn read_until(&self, id: u64, slot: &Slot, side: &mut ReadSide) -> Option<Reply> {
+        loop {
+            if let Some(r) = lock(&slot.state).reply.take() {
+                return Some(r);
+            }
+            if self.is_dead() {
+                return Some(Err(lost(&self.addr, "earlier failure")));
+            }
+            let (h, body) = match read_frame(&mut side.stream, DEFAULT_MAX_FRAME) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.fail(&e.to_string());
+                    continue;
+                }
+            };
+            let (kind, rid, payload) = match side.reassembler.push(h, &body) {
+                Ok(Some(m)) => m,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.fail(&e.to_string());
+                    continue;
+                }
+            };
+            let msg = Message::decode(kind, &payload)
+                .map_err(|e| PluginError::backend(format!("bad reply from the agent: {e}")));
+            let Some(waiter) = lock(&self.pending).remove(&rid) else {
+                continue;
+            };
+            if rid == id {
+                return Some(msg);
+            }
+            waiter.fill(msg);
+        }
+    }
+
+    /// The connection is unusable: mark it, close it, and give every waiting call ESESS.
+    fn fail(&self, why: &str) {
+        if self.dead.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::debug!(address = %self.addr, "agent connection closed: {why}");
+        lock(&self.writer).shutdown();
+        for (_, w) in lock(&self.pending).drain() {
+            w.fill(Err(lost(&self.addr, why)));
         }
     }
 }
@@ -132,7 +249,7 @@ impl Drop for Connection {
     }
 }
 
-fn read_frame(r: &mut Stream, max: usize) -> std::io::Result<(frame::Header, Vec<u8>)> {
+fn read_frame(r: &mut impl Read, max: usize) -> std::io::Result<(frame::Header, Vec<u8>)> {
     let mut head = [0u8; frame::HEADER_LEN];
     r.read_exact(&mut head)?;
     let h = frame::Header::decode(&head);
@@ -145,34 +262,4 @@ fn read_frame(r: &mut Stream, max: usize) -> std::io::Result<(frame::Header, Vec
     let mut body = vec![0u8; h.len as usize];
     r.read_exact(&mut body)?;
     Ok((h, body))
-}
-
-fn reader_loop(
-    mut r: Stream,
-    pending: &Mutex<HashMap<u64, Waiter>>,
-    dead: &AtomicBool,
-    addr: &Address,
-) {
-    let mut reassembler = Reassembler::new(1 << 31);
-    let why = loop {
-        let (h, body) = match read_frame(&mut r, DEFAULT_MAX_FRAME) {
-            Ok(f) => f,
-            Err(e) => break e.to_string(),
-        };
-        let (kind, id, payload) = match reassembler.push(h, &body) {
-            Ok(Some(m)) => m,
-            Ok(None) => continue,
-            Err(e) => break e.to_string(),
-        };
-        let msg = Message::decode(kind, &payload)
-            .map_err(|e| PluginError::backend(format!("bad reply from the agent: {e}")));
-        if let Some(w) = lock(pending).remove(&id) {
-            let _ = w.send(msg);
-        }
-    };
-    dead.store(true, Ordering::Release);
-    tracing::debug!(address = %addr, "agent connection closed: {why}");
-    for (_, w) in lock(pending).drain() {
-        let _ = w.send(Err(lost(addr, &why)));
-    }
 }
