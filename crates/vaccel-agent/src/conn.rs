@@ -3,12 +3,14 @@
 //! the I/O threads), whose threads write their replies as they finish, in any order.
 
 use crate::metrics::Metrics;
-use crate::tenant::{Failure, Shared, Tenant};
+use crate::tenant::{BlobSink, Failure, Shared, Tenant};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::{Mutex, Semaphore};
-use vaccel_proto::{Message, PROTO_MAJOR, PROTO_MINOR, Reassembler, frame};
+use vaccel_proto::{
+    BlobUploadHead, FLAG_MORE, Kind, Message, PROTO_MAJOR, PROTO_MINOR, Reassembler, frame,
+};
 use vaccel_transport::server::Conn;
 
 /// What connections share besides the runtime.
@@ -19,6 +21,85 @@ pub struct Context {
     pub workers: crate::pool::Pool,
     /// Agent name and version for the handshake.
     pub server: String,
+}
+
+/// How much room to make before the next read: the rest of a partly received frame (so a
+/// large frame arrives in a few large reads), at least 16 KiB.
+fn frame_room(buf: &[u8], max_frame: usize) -> usize {
+    let rest = buf.first_chunk::<{ frame::HEADER_LEN }>().map_or(0, |h| {
+        let len = (frame::Header::decode(h).len as usize).min(max_frame);
+        (frame::HEADER_LEN + len).saturating_sub(buf.len())
+    });
+    rest.max(16 * 1024)
+}
+
+/// `BlobUpload` messages being received, by request id. Their frames bypass reassembly:
+/// the head is parsed from the first bytes, then every frame's bytes are written into the
+/// blob's final buffer (allocated once, at the size the tenant offered and was charged).
+#[derive(Default)]
+struct BlobStreams(std::collections::HashMap<u64, BlobStream>);
+
+enum BlobStream {
+    Head(Vec<u8>),
+    Body(BlobSink),
+    Failed(Failure),
+}
+
+impl BlobStreams {
+    /// Blob uploads one connection may have in progress at once.
+    const MAX: usize = 64;
+
+    /// Take one frame; the outcome once its message's last frame has arrived.
+    fn feed(
+        &mut self,
+        tenant: &mut Tenant,
+        h: frame::Header,
+        payload: &[u8],
+    ) -> Option<Result<Message, Failure>> {
+        let more = h.flags & FLAG_MORE != 0;
+        if !self.0.contains_key(&h.id) && self.0.len() >= Self::MAX {
+            return (!more).then(|| {
+                Err(Failure::new(
+                    code::EINVAL,
+                    format!("more than {} blob uploads in progress", Self::MAX),
+                ))
+            });
+        }
+        let stream = self
+            .0
+            .entry(h.id)
+            .or_insert_with(|| BlobStream::Head(Vec::new()));
+        let mut data = payload;
+        if let BlobStream::Head(head) = stream {
+            let take = (BlobUploadHead::LEN - head.len()).min(data.len());
+            head.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if head.len() == BlobUploadHead::LEN {
+                let begun = BlobUploadHead::decode(head)
+                    .map_err(|e| Failure::new(code::EINVAL, e.to_string()))
+                    .and_then(|hd| tenant.begin_blob(hd.upload, hd.index, hd.len));
+                *stream = match begun {
+                    Ok(sink) => BlobStream::Body(sink),
+                    Err(f) => BlobStream::Failed(f),
+                };
+            }
+        }
+        if let BlobStream::Body(sink) = stream {
+            sink.write(data);
+        }
+        if more {
+            return None;
+        }
+        Some(match self.0.remove(&h.id)? {
+            BlobStream::Head(_) => Err(Failure::new(
+                code::EINVAL,
+                "BlobUpload message shorter than its head",
+            )),
+            // Hashing the blob is the only slow part: off the I/O thread.
+            BlobStream::Body(sink) => tokio::task::block_in_place(|| tenant.finish_blob(sink)),
+            BlobStream::Failed(f) => Err(f),
+        })
+    }
 }
 
 /// The connection's write side, shared by the reader task and the workers: each reply is
@@ -146,13 +227,14 @@ pub async fn serve(
     // Small per-connection buffers: idle tenants should cost next to nothing.
     let mut buf: Vec<u8> = Vec::new();
     let mut greeted = false;
-    let mut chunk = vec![0u8; 16 * 1024];
+    let mut blobs = BlobStreams::default();
     'conn: loop {
-        let n = match rd.read(&mut chunk).await {
+        // Read straight into the buffer, with room for the rest of a large frame.
+        buf.reserve(frame_room(&buf, limits.max_frame));
+        let n = match rd.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        buf.extend_from_slice(&chunk[..n]);
         let mut at = 0;
         loop {
             let total = match frame::check(&buf[at..], limits.max_frame) {
@@ -173,6 +255,22 @@ pub async fn serve(
             };
             let (h, payload) = frame::parse(&buf[at..]);
             at += total;
+            if greeted && h.kind == Kind::BlobUpload as u16 {
+                // Blob bytes go straight into the blob's buffer, frame by frame.
+                let Some(result) = blobs.feed(&mut tenant, h, payload) else {
+                    continue;
+                };
+                let answer = result.unwrap_or_else(|f| error(f.code, f.message));
+                let out = reply(h.id, &answer, limits.max_frame);
+                ctx.metrics.request(
+                    tenant_id,
+                    0,
+                    out.len(),
+                    matches!(answer, Message::Error { .. }),
+                );
+                tx.send(out).await;
+                continue;
+            }
             let (kind, id, body) = match reassembler.push(h, payload) {
                 Ok(Some(m)) => m,
                 Ok(None) => continue,
@@ -291,6 +389,10 @@ pub async fn serve(
             }
         }
         buf.drain(..at);
+        if buf.is_empty() && buf.capacity() > 64 * 1024 && n < 16 * 1024 {
+            // Traffic is light again: an idle tenant keeps no large buffer.
+            buf = Vec::new();
+        }
     }
     // Wait for the ops still running (each holds an in-flight permit), then close.
     let _ = in_flight.acquire_many(limits.in_flight as u32).await;

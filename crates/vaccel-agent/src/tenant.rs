@@ -35,7 +35,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(code: i32, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: i32, message: impl Into<String>) -> Self {
         Failure {
             code,
             message: message.into(),
@@ -53,7 +53,33 @@ struct Upload {
     resource_type: ResourceType,
     blobs: Vec<BlobInfo>,
     have: Vec<Option<Arc<[u8]>>>,
+    /// Blobs whose bytes are arriving now.
+    receiving: Vec<bool>,
     bytes: u64,
+}
+
+/// A blob being received: its final buffer, filled in order.
+pub struct BlobSink {
+    upload: u64,
+    index: u32,
+    data: Arc<[u8]>,
+    filled: usize,
+    overrun: bool,
+}
+
+impl BlobSink {
+    /// Append received bytes (past the announced length they are dropped, and finishing
+    /// the blob fails).
+    pub fn write(&mut self, bytes: &[u8]) {
+        let end = self.filled.saturating_add(bytes.len());
+        match Arc::get_mut(&mut self.data).and_then(|d| d.get_mut(self.filled..end)) {
+            Some(dst) if !self.overrun => {
+                dst.copy_from_slice(bytes);
+                self.filled = end;
+            }
+            _ => self.overrun = true,
+        }
+    }
 }
 
 /// One connection's state.
@@ -331,6 +357,7 @@ impl Tenant {
             upload,
             Upload {
                 resource_type: rt,
+                receiving: vec![false; blobs.len()],
                 blobs,
                 have,
                 bytes,
@@ -344,38 +371,110 @@ impl Tenant {
     }
 
     fn upload(&mut self, upload: u64, index: u32, data: Vec<u8>) -> Result<Message, Failure> {
+        let mut sink = self.begin_blob(upload, index, data.len() as u64)?;
+        sink.write(&data);
+        self.finish_blob(sink)
+    }
+
+    /// Start receiving blob `index` of `upload`, announced as `len` bytes: checked against
+    /// the offer, then written straight into its final buffer as frames arrive.
+    ///
+    /// # Errors
+    /// `ENOENT` for an unknown upload, `EINVAL` for a wrong index or length, or a blob
+    /// already received or being received.
+    pub fn begin_blob(&mut self, upload: u64, index: u32, len: u64) -> Result<BlobSink, Failure> {
         let u = self
             .uploads
             .get_mut(&upload)
             .ok_or_else(|| Failure::new(code::ENOENT, format!("upload {upload} not found")))?;
-        {
-            let i = index as usize;
-            let info = u.blobs.get(i).ok_or_else(|| {
-                Failure::new(code::EINVAL, format!("upload {upload} has no blob {index}"))
-            })?;
-            if data.len() as u64 != info.len {
-                return Err(Failure::new(
-                    code::EINVAL,
-                    format!(
-                        "blob {index} ({}) has {} bytes, {} were offered",
-                        info.name,
-                        data.len(),
-                        info.len
-                    ),
-                ));
-            }
-            let sha: [u8; 32] = Sha256::digest(&data).into();
-            if sha != info.sha256 {
-                return Err(Failure::new(
-                    code::EINVAL,
-                    format!(
-                        "blob {index} ({}) does not match the hash it was offered with",
-                        info.name
-                    ),
-                ));
-            }
-            u.have[i] = Some(self.shared.store.insert(sha, Arc::from(data)));
+        let i = index as usize;
+        let info = u.blobs.get(i).ok_or_else(|| {
+            Failure::new(code::EINVAL, format!("upload {upload} has no blob {index}"))
+        })?;
+        if len != info.len {
+            return Err(Failure::new(
+                code::EINVAL,
+                format!(
+                    "blob {index} ({}) has {len} bytes, {} were offered",
+                    info.name, info.len
+                ),
+            ));
         }
+        if u.have[i].is_some() || u.receiving[i] {
+            return Err(Failure::new(
+                code::EINVAL,
+                format!(
+                    "blob {index} ({}) of upload {upload} was already sent",
+                    info.name
+                ),
+            ));
+        }
+        u.receiving[i] = true;
+        // `len` was counted against the tenant's resource bytes when it was offered.
+        let len = usize::try_from(len).map_err(|_| Failure::new(code::ENOMEM, "blob too large"))?;
+        Ok(BlobSink {
+            upload,
+            index,
+            data: vaccel::zeroed_bytes(len),
+            filled: 0,
+            overrun: false,
+        })
+    }
+
+    /// A received blob: verify its hash (the content address the client offered) and
+    /// keep it; the resource is ready once every missing blob arrived.
+    ///
+    /// # Errors
+    /// `EINVAL` when it is short or does not match its hash; the upload is then dropped.
+    pub fn finish_blob(&mut self, sink: BlobSink) -> Result<Message, Failure> {
+        let BlobSink {
+            upload,
+            index,
+            data,
+            filled,
+            overrun,
+        } = sink;
+        let i = index as usize;
+        let fail = |t: &mut Tenant, f: Failure| {
+            if let Some(u) = t.uploads.remove(&upload) {
+                t.bytes_held -= u.bytes;
+            }
+            Err(f)
+        };
+        let Some(u) = self.uploads.get_mut(&upload) else {
+            return Err(Failure::new(
+                code::ENOENT,
+                format!("upload {upload} not found"),
+            ));
+        };
+        u.receiving[i] = false;
+        let name = u.blobs[i].name.clone();
+        if overrun || filled != data.len() {
+            let f = Failure::new(
+                code::EINVAL,
+                if overrun {
+                    format!(
+                        "blob {index} ({name}) overruns its {} offered bytes",
+                        data.len()
+                    )
+                } else {
+                    format!(
+                        "blob {index} ({name}) ended after {filled} of {} bytes",
+                        data.len()
+                    )
+                },
+            );
+            return fail(self, f);
+        }
+        let sha: [u8; 32] = Sha256::digest(&data).into();
+        if sha != u.blobs[i].sha256 {
+            let f = Failure::new(
+                code::EINVAL,
+                format!("blob {index} ({name}) does not match the hash it was offered with"),
+            );
+            return fail(self, f);
+        }
+        u.have[i] = Some(self.shared.store.insert(sha, data));
         if u.have.iter().any(Option::is_none) {
             return Ok(Message::Ok);
         }

@@ -359,3 +359,80 @@ fn a_client_killed_mid_upload_leaves_nothing_behind() {
     stop.send(()).unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn blob_uploads_stream_in_any_frame_sizes_and_bad_ones_are_refused() {
+    use sha2::{Digest, Sha256};
+    let ((path, _dir, stop, handle), agent) = start_agent(AgentConfig::default());
+    // Distinct contents each time: content the agent holds already is not uploaded again.
+    let blob = |v: u8| -> Vec<u8> {
+        let mut d: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        d[0] = v;
+        d
+    };
+    let mut c = Client::connect(&path);
+    // Offer `offered`, then send BlobUpload with `body` in frames of `max` bytes (7: even
+    // the head is split), announcing `len` bytes.
+    let upload = |c: &mut Client, id: u64, offered: &[u8], len: usize, body: &[&[u8]], max| {
+        c.send(
+            id,
+            &Message::ResourceOffer {
+                resource_type: 2,
+                blobs: vec![vaccel_proto::BlobInfo {
+                    name: "weights.bin".into(),
+                    sha256: Sha256::digest(offered).into(),
+                    len: offered.len() as u64,
+                }],
+            },
+        );
+        let Message::ResourceOffered { upload, .. } = c.recv().1 else {
+            panic!("not offered")
+        };
+        let head = vaccel_proto::BlobUploadHead {
+            upload,
+            index: 0,
+            len: len as u64,
+        }
+        .encode();
+        let mut parts: Vec<&[u8]> = vec![&head];
+        parts.extend_from_slice(body);
+        let mut frames = Vec::new();
+        frame::write_frames(&mut frames, 10, id + 1, &parts, max).unwrap();
+        c.s.write_all(&frames).unwrap();
+        c.recv().1
+    };
+    for (v, max) in [(1u8, 7usize), (2, 4096), (3, 1 << 20)] {
+        let d = blob(v);
+        let got = upload(&mut c, 10 * u64::from(v), &d, d.len(), &[&d], max);
+        assert!(
+            matches!(got, Message::ResourceReady { .. }),
+            "{max}: {got:?}"
+        );
+    }
+    let refused = |got: Message, what: &str| match got {
+        Message::Error { code: 22, message } => assert!(message.contains(what), "{message}"),
+        other => panic!("{other:?}"),
+    };
+    let d = blob(4);
+    let mut bad = d.clone();
+    bad[500] ^= 1;
+    refused(upload(&mut c, 100, &d, d.len(), &[&bad], 4096), "hash");
+    refused(
+        upload(&mut c, 200, &d, 1000, &[&d[..1000]], 4096),
+        "offered",
+    );
+    refused(
+        upload(&mut c, 300, &d, d.len(), &[&d, b"extra"], 4096),
+        "overruns",
+    );
+    refused(
+        upload(&mut c, 400, &d, d.len(), &[&d[..5000]], 4096),
+        "ended after",
+    );
+    // The connection still works, and only the good blobs are stored.
+    c.send(500, &Message::Ping);
+    assert!(matches!(c.recv(), (500, Message::Pong)));
+    assert_eq!(agent.live_blobs(), 3);
+    stop.send(()).unwrap();
+    handle.join().unwrap();
+}

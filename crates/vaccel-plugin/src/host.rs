@@ -359,6 +359,15 @@ pub struct HostBlob {
     pub sha256: [u8; 32],
 }
 
+/// A zero-filled shared buffer of `len` bytes for receiving a blob in place. It is
+/// allocated zeroed, so its pages cost nothing until written (no separate fill pass, no
+/// copy from a `Vec` into the `Arc`).
+pub fn zeroed_bytes(len: usize) -> Arc<[u8]> {
+    let zeroed = Arc::<[u8]>::new_zeroed_slice(len);
+    // SAFETY: the allocation is zero-filled, and all-zero bytes are valid `u8` values.
+    unsafe { zeroed.assume_init() }
+}
+
 impl HostBlob {
     /// A blob, hashing its contents once.
     pub fn new(name: String, data: Arc<[u8]>) -> Self {

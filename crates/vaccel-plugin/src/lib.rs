@@ -24,7 +24,9 @@ pub mod tensor;
 pub mod types;
 
 pub use args::{Args, Element};
-pub use host::{CallError, HostBlob, HostResource, PluginHandle, ResourceTable, SessionCtx};
+pub use host::{
+    CallError, HostBlob, HostResource, PluginHandle, ResourceTable, SessionCtx, zeroed_bytes,
+};
 pub use loader::{LoadError, load};
 pub use sdk::{Classification, Ctx, Detection, ImageOutput, Plugin, PluginError, TopClass};
 pub use tensor::{DType, Tensor};

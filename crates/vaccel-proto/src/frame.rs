@@ -112,6 +112,73 @@ pub fn encode_frames(kind: u16, id: u64, payload: &[u8], max_frame: usize) -> Ve
     out
 }
 
+/// Write a message whose payload is the concatenation of `parts` as frames of at most
+/// `max_frame` payload bytes, straight from the parts (no joined copy of a large payload).
+///
+/// # Errors
+/// The writer's.
+pub fn write_frames(
+    w: &mut impl std::io::Write,
+    kind: u16,
+    id: u64,
+    parts: &[&[u8]],
+    max_frame: usize,
+) -> std::io::Result<()> {
+    let max = max_frame.max(1);
+    let mut left: usize = parts.iter().map(|p| p.len()).sum();
+    let mut parts = parts.iter().copied().filter(|p| !p.is_empty());
+    let mut cur: &[u8] = parts.next().unwrap_or_default();
+    loop {
+        let len = left.min(max);
+        left -= len;
+        let h = Header {
+            len: len as u32,
+            kind,
+            flags: if left > 0 { FLAG_MORE } else { 0 },
+            id,
+        };
+        // Small frames go out as one write; large ones as header, then body slices.
+        if len <= 64 * 1024 {
+            let mut frame = Vec::with_capacity(HEADER_LEN + len);
+            frame.extend_from_slice(&h.encode());
+            fill(&mut frame, len, &mut cur, &mut parts);
+            w.write_all(&frame)?;
+        } else {
+            w.write_all(&h.encode())?;
+            let mut need = len;
+            while need > 0 {
+                if cur.is_empty() {
+                    cur = parts.next().unwrap_or_default();
+                }
+                let n = need.min(cur.len());
+                w.write_all(&cur[..n])?;
+                cur = &cur[n..];
+                need -= n;
+            }
+        }
+        if left == 0 {
+            return Ok(());
+        }
+    }
+}
+
+fn fill<'a>(
+    out: &mut Vec<u8>,
+    mut need: usize,
+    cur: &mut &'a [u8],
+    parts: &mut impl Iterator<Item = &'a [u8]>,
+) {
+    while need > 0 {
+        if cur.is_empty() {
+            *cur = parts.next().unwrap_or_default();
+        }
+        let n = need.min(cur.len());
+        out.extend_from_slice(&cur[..n]);
+        *cur = &cur[n..];
+        need -= n;
+    }
+}
+
 /// Joins multi-frame messages, per request id, refusing any that grows past a limit.
 #[derive(Debug, Default)]
 pub struct Reassembler {
@@ -179,6 +246,23 @@ impl Reassembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_frames_matches_encode_frames() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        for (parts, max) in [
+            (vec![&b"head"[..], &data[..]], 1 << 20),
+            (vec![&b"head"[..], &data[..]], 70_000),
+            (vec![&b"head"[..], &data[..]], 1000),
+            (vec![&b""[..], &b"xy"[..], &b""[..]], 1),
+            (vec![], 1024),
+        ] {
+            let joined: Vec<u8> = parts.concat();
+            let mut out = Vec::new();
+            write_frames(&mut out, 10, 42, &parts, max).unwrap();
+            assert_eq!(out, encode_frames(10, 42, &joined, max), "max {max}");
+        }
+    }
 
     #[test]
     fn header_round_trips() {

@@ -18,7 +18,9 @@ pub mod wire;
 
 pub use error::ProtoError;
 pub use frame::{DEFAULT_MAX_FRAME, FLAG_MORE, HEADER_LEN, Header, Reassembler};
-pub use message::{BlobInfo, Kind, MAGIC, Message, PROTO_MAJOR, PROTO_MINOR, WireArg};
+pub use message::{
+    BlobInfo, BlobUploadHead, Kind, MAGIC, Message, PROTO_MAJOR, PROTO_MINOR, WireArg,
+};
 
 /// Decode everything in `buf` as a stream of frames (the fuzz target's entry point):
 /// complete messages are returned; an error stops the stream. Never panics.

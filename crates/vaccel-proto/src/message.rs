@@ -4,6 +4,7 @@
 
 use crate::error::ProtoError;
 use crate::wire::{Reader, Writer};
+use std::borrow::Cow;
 
 /// Protocol major version: a different major is refused at the handshake.
 pub const PROTO_MAJOR: u16 = 1;
@@ -243,6 +244,22 @@ fn write_args(w: &mut Writer, args: &[WireArg]) {
     }
 }
 
+/// Like [`write_args`], but large data is borrowed into `parts` instead of copied.
+fn args_parts<'a>(w: &mut Writer, parts: &mut Vec<Cow<'a, [u8]>>, args: &'a [WireArg]) {
+    w.u32(args.len() as u32);
+    for a in args {
+        w.u32(a.arg_type)
+            .u32(a.custom_type_id)
+            .u64(a.data.len() as u64);
+        if a.data.len() >= 4096 {
+            parts.push(Cow::Owned(std::mem::take(&mut w.buf)));
+            parts.push(Cow::Borrowed(&a.data));
+        } else {
+            w.raw(&a.data);
+        }
+    }
+}
+
 fn read_args(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<WireArg>, ProtoError> {
     let n = r.count(what, 16)?;
     (0..n)
@@ -254,6 +271,47 @@ fn read_args(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<WireArg>, Pro
             })
         })
         .collect()
+}
+
+/// The fixed start of a `BlobUpload` body — `u64 upload, u32 index, u64 len` — after
+/// which the blob's `len` bytes follow. It lets either side stream a large blob: the
+/// sender writes frames straight from the blob, the receiver writes each frame's bytes
+/// straight into the blob's final buffer (see docs/PROTOCOL.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobUploadHead {
+    /// Upload id.
+    pub upload: u64,
+    /// Blob index in the offer.
+    pub index: u32,
+    /// Bytes of data that follow.
+    pub len: u64,
+}
+
+impl BlobUploadHead {
+    /// Encoded size.
+    pub const LEN: usize = 20;
+
+    /// The head's bytes.
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut w = Writer::new();
+        w.u64(self.upload).u32(self.index).u64(self.len);
+        let mut out = [0u8; Self::LEN];
+        out.copy_from_slice(&w.buf);
+        out
+    }
+
+    /// Read a head from the first [`Self::LEN`] bytes of a `BlobUpload` body.
+    ///
+    /// # Errors
+    /// [`ProtoError::Truncated`] when fewer bytes are given.
+    pub fn decode(b: &[u8]) -> Result<Self, ProtoError> {
+        let mut r = Reader::new(b);
+        Ok(BlobUploadHead {
+            upload: r.u64("upload")?,
+            index: r.u32("index")?,
+            len: r.u64("data")?,
+        })
+    }
 }
 
 impl Message {
@@ -367,6 +425,33 @@ impl Message {
         w.buf
     }
 
+    /// The payload as pieces whose concatenation is [`Message::encode`]'s bytes, with large
+    /// op arguments borrowed rather than copied (write them with
+    /// [`crate::frame::write_frames`]).
+    pub fn encode_parts(&self) -> Vec<Cow<'_, [u8]>> {
+        let mut w = Writer::new();
+        let lists: Vec<&[WireArg]> = match self {
+            Message::Op {
+                session,
+                op,
+                read,
+                write,
+            } => {
+                w.i64(*session).u32(*op);
+                vec![read, write]
+            }
+            Message::OpDone { write } => vec![write],
+            other => return vec![Cow::Owned(other.encode())],
+        };
+        let mut parts = Vec::new();
+        for list in lists {
+            args_parts(&mut w, &mut parts, list);
+        }
+        parts.push(Cow::Owned(w.buf));
+        parts.retain(|p| !p.is_empty());
+        parts
+    }
+
     /// Decode a payload of `kind`, refusing anything malformed or left over.
     ///
     /// # Errors
@@ -474,6 +559,55 @@ impl Message {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn encode_parts_concatenate_to_encode() {
+        let big: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let arg = |data: Vec<u8>| WireArg {
+            arg_type: 18,
+            custom_type_id: 3,
+            data,
+        };
+        for m in [
+            Message::Op {
+                session: 4,
+                op: 17,
+                read: vec![
+                    arg(vec![1, 2]),
+                    arg(big.clone()),
+                    arg(vec![]),
+                    arg(big.clone()),
+                ],
+                write: vec![arg(big.clone()), arg(vec![9])],
+            },
+            Message::OpDone {
+                write: vec![arg(big.clone())],
+            },
+            Message::Op {
+                session: 1,
+                op: 0,
+                read: vec![],
+                write: vec![],
+            },
+            Message::Ping,
+        ] {
+            let joined: Vec<u8> = m.encode_parts().concat();
+            assert_eq!(joined, m.encode(), "{:?}", m.kind());
+        }
+        let head = BlobUploadHead {
+            upload: 5,
+            index: 2,
+            len: 3,
+        };
+        let whole = Message::BlobUpload {
+            upload: 5,
+            index: 2,
+            data: vec![7, 8, 9],
+        }
+        .encode();
+        assert_eq!([&head.encode()[..], &[7, 8, 9]].concat(), whole);
+        assert_eq!(BlobUploadHead::decode(&whole).unwrap(), head);
+    }
+
     use super::*;
 
     fn all() -> Vec<Message> {

@@ -41,5 +41,5 @@ pub use session::Session;
 pub use vaccel_plugin::ops::ImageOp;
 pub use vaccel_plugin::{
     ArgType, Args, Classification, DType, Detection, HostBlob, ImageOutput, OpSet, OpType,
-    ResourceType, Tensor, TopClass, code, plugin_type,
+    ResourceType, Tensor, TopClass, code, plugin_type, zeroed_bytes,
 };

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, TryLockError};
 use std::time::Duration;
 use vaccel_plugin::{PluginError, code};
-use vaccel_proto::{DEFAULT_MAX_FRAME, Message, PROTO_MAJOR, PROTO_MINOR, Reassembler, frame};
+use vaccel_proto::{
+    BlobUploadHead, DEFAULT_MAX_FRAME, Kind, Message, PROTO_MAJOR, PROTO_MINOR, Reassembler, frame,
+};
 use vaccel_transport::{Address, Stream};
 
 type Reply = Result<Message, PluginError>;
@@ -140,14 +142,46 @@ impl Connection {
     /// # Errors
     /// The agent's error, or `ESESS` when the connection is lost.
     pub fn call(&self, msg: &Message) -> Result<Message, PluginError> {
+        let parts = msg.encode_parts();
+        let parts: Vec<&[u8]> = parts.iter().map(AsRef::as_ref).collect();
+        self.call_parts(msg.kind(), &parts)
+    }
+
+    /// Send blob `index` of `upload` straight from `data` (no copy of the blob into a
+    /// message) and wait for the reply.
+    ///
+    /// # Errors
+    /// As [`Connection::call`].
+    pub fn upload_blob(
+        &self,
+        upload: u64,
+        index: u32,
+        data: &[u8],
+    ) -> Result<Message, PluginError> {
+        let head = BlobUploadHead {
+            upload,
+            index,
+            len: data.len() as u64,
+        }
+        .encode();
+        self.call_parts(Kind::BlobUpload, &[&head, data])
+    }
+
+    /// A request whose body is the concatenation of `parts`.
+    fn call_parts(&self, kind: Kind, parts: &[&[u8]]) -> Result<Message, PluginError> {
         if self.is_dead() {
             return Err(lost(&self.addr, "earlier failure"));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::default());
         lock(&self.pending).insert(id, slot.clone());
-        let bytes = frame::encode_frames(msg.kind() as u16, id, &msg.encode(), self.max_frame);
-        let written = lock(&self.writer).write_all(&bytes);
+        let written = frame::write_frames(
+            &mut *lock(&self.writer),
+            kind as u16,
+            id,
+            parts,
+            self.max_frame,
+        );
         if let Err(e) = written {
             lock(&self.pending).remove(&id);
             self.fail(&e.to_string());

@@ -86,11 +86,7 @@ impl Rpc {
                         "the agent asked for blob {i}, which was not offered"
                     ))
                 })?;
-                reply = conn.call(&Message::BlobUpload {
-                    upload,
-                    index: i,
-                    data: b.data.to_vec(),
-                })?;
+                reply = conn.upload_blob(upload, i, b.data)?;
             }
         }
         match reply {
