@@ -237,14 +237,8 @@ pub enum Message {
     Pong,
 }
 
-fn write_args(w: &mut Writer, args: &[WireArg]) {
-    w.u32(args.len() as u32);
-    for a in args {
-        w.u32(a.arg_type).u32(a.custom_type_id).bytes(&a.data);
-    }
-}
-
-/// Like [`write_args`], but large data is borrowed into `parts` instead of copied.
+/// Op arguments: `u32 count`, then per argument `u32 type, u32 custom id, bytes data`;
+/// data of 4 KiB and more is borrowed into `parts` instead of copied into `w`.
 fn args_parts<'a>(w: &mut Writer, parts: &mut Vec<Cow<'a, [u8]>>, args: &'a [WireArg]) {
     w.u32(args.len() as u32);
     for a in args {
@@ -410,17 +404,7 @@ impl Message {
             Message::Register { session, resource } | Message::Unregister { session, resource } => {
                 w.i64(*session).i64(*resource);
             }
-            Message::Op {
-                session,
-                op,
-                read,
-                write,
-            } => {
-                w.i64(*session).u32(*op);
-                write_args(&mut w, read);
-                write_args(&mut w, write);
-            }
-            Message::OpDone { write } => write_args(&mut w, write),
+            Message::Op { .. } | Message::OpDone { .. } => return self.encode_parts().concat(),
         }
         w.buf
     }
