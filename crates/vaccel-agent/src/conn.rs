@@ -147,6 +147,27 @@ impl Replies {
     }
 }
 
+impl Context {
+    /// Encode the answer to request `id` and count it in the tenant's metrics.
+    fn answer(
+        &self,
+        tenant: u64,
+        id: u64,
+        bytes_in: usize,
+        msg: &Message,
+        max_frame: usize,
+    ) -> Vec<u8> {
+        let out = reply(id, msg, max_frame);
+        self.metrics.request(
+            tenant,
+            bytes_in,
+            out.len(),
+            matches!(msg, Message::Error { .. }),
+        );
+        out
+    }
+}
+
 fn reply(id: u64, msg: &Message, max_frame: usize) -> Vec<u8> {
     frame::encode_frames(msg.kind() as u16, id, &msg.encode(), max_frame)
 }
@@ -243,13 +264,12 @@ pub async fn serve(
                 Err(e) => {
                     // Framing is broken: nothing after this can be trusted. Say why, close.
                     tracing::warn!(tenant = tenant_id, "closing connection: {e}");
-                    let _ = tx
-                        .send(reply(
-                            0,
-                            &error(code::EINVAL, e.to_string()),
-                            limits.max_frame,
-                        ))
-                        .await;
+                    tx.send(reply(
+                        0,
+                        &error(code::EINVAL, e.to_string()),
+                        limits.max_frame,
+                    ))
+                    .await;
                     break 'conn;
                 }
             };
@@ -261,14 +281,8 @@ pub async fn serve(
                     continue;
                 };
                 let answer = result.unwrap_or_else(|f| error(f.code, f.message));
-                let out = reply(h.id, &answer, limits.max_frame);
-                ctx.metrics.request(
-                    tenant_id,
-                    0,
-                    out.len(),
-                    matches!(answer, Message::Error { .. }),
-                );
-                tx.send(out).await;
+                tx.send(ctx.answer(tenant_id, h.id, 0, &answer, limits.max_frame))
+                    .await;
                 continue;
             }
             let (kind, id, body) = match reassembler.push(h, payload) {
@@ -276,13 +290,12 @@ pub async fn serve(
                 Ok(None) => continue,
                 Err(e) => {
                     ctx.metrics.refused();
-                    let _ = tx
-                        .send(reply(
-                            h.id,
-                            &error(code::EINVAL, e.to_string()),
-                            limits.max_frame,
-                        ))
-                        .await;
+                    tx.send(reply(
+                        h.id,
+                        &error(code::EINVAL, e.to_string()),
+                        limits.max_frame,
+                    ))
+                    .await;
                     continue;
                 }
             };
@@ -291,13 +304,12 @@ pub async fn serve(
                 Ok(m) => m,
                 Err(e) => {
                     ctx.metrics.request(tenant_id, bytes_in, 0, true);
-                    let _ = tx
-                        .send(reply(
-                            id,
-                            &error(code::EINVAL, e.to_string()),
-                            limits.max_frame,
-                        ))
-                        .await;
+                    tx.send(reply(
+                        id,
+                        &error(code::EINVAL, e.to_string()),
+                        limits.max_frame,
+                    ))
+                    .await;
                     continue;
                 }
             };
@@ -305,20 +317,19 @@ pub async fn serve(
                 match handshake(&msg, &shared, &ctx) {
                     Ok(ok) => {
                         greeted = true;
-                        let _ = tx.send(reply(id, &ok, limits.max_frame)).await;
+                        tx.send(reply(id, &ok, limits.max_frame)).await;
                         continue;
                     }
                     Err(e) => {
                         tracing::warn!(tenant = tenant_id, peer, "handshake refused: {e:?}");
-                        let _ = tx.send(reply(id, &e, limits.max_frame)).await;
+                        tx.send(reply(id, &e, limits.max_frame)).await;
                         break 'conn;
                     }
                 }
             }
             if let Err(f) = tenant.admit() {
                 ctx.metrics.refused();
-                let _ = tx
-                    .send(reply(id, &error(f.code, f.message), limits.max_frame))
+                tx.send(reply(id, &error(f.code, f.message), limits.max_frame))
                     .await;
                 continue;
             }
@@ -338,7 +349,7 @@ pub async fn serve(
                                 limits.in_flight
                             ),
                         );
-                        let _ = tx.send(reply(id, &m, limits.max_frame)).await;
+                        tx.send(reply(id, &m, limits.max_frame)).await;
                         continue;
                     };
                     // Cheap bookkeeping (ids, policy): no plugin code runs here.
@@ -346,8 +357,7 @@ pub async fn serve(
                         Ok(p) => p,
                         Err(Failure { code, message }) => {
                             ctx.metrics.request(tenant_id, bytes_in, 0, true);
-                            let _ = tx
-                                .send(reply(id, &error(code, message), limits.max_frame))
+                            tx.send(reply(id, &error(code, message), limits.max_frame))
                                 .await;
                             continue;
                         }
@@ -365,26 +375,13 @@ pub async fn serve(
                         }))
                         .unwrap_or_else(|_| error(code::EBACKEND, "the op's worker failed"));
                         ctx.metrics.op(op_name, t0.elapsed().as_secs_f64() * 1e3);
-                        let out = reply(id, &msg, max_frame);
-                        ctx.metrics.request(
-                            tenant_id,
-                            bytes_in,
-                            out.len(),
-                            matches!(msg, Message::Error { .. }),
-                        );
-                        tx.send_from_worker(out);
+                        tx.send_from_worker(ctx.answer(tenant_id, id, bytes_in, &msg, max_frame));
                     }));
                 }
                 other => {
                     let answer = tokio::task::block_in_place(|| tenant.handle(other));
-                    let out = reply(id, &answer, limits.max_frame);
-                    ctx.metrics.request(
-                        tenant_id,
-                        bytes_in,
-                        out.len(),
-                        matches!(answer, Message::Error { .. }),
-                    );
-                    let _ = tx.send(out).await;
+                    tx.send(ctx.answer(tenant_id, id, bytes_in, &answer, limits.max_frame))
+                        .await;
                 }
             }
         }
