@@ -782,7 +782,7 @@ fn bench_classify(rt: &Runtime, image: Option<&std::path::Path>, runs: usize) ->
         let t1 = Instant::now();
         let input = picture::classifier_input(&img, 256, 224, 127.0, 128.0)?;
         let t2 = Instant::now();
-        let probs = direct::softmax(&direct::run(&model, [1, 3, 224, 224], input)?);
+        let probs = direct::softmax(&direct::run(&model, None, [1, 3, 224, 224], input)?);
         let t3 = Instant::now();
         let c = sess.image_classify(&bytes)?;
         let t4 = Instant::now();

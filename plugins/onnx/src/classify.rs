@@ -3,7 +3,7 @@
 //! it has one (labels from its DATA resource, one per line), else the default
 //! EfficientNet-Lite0 with the ImageNet labels.
 
-use crate::engine::{Engine, Model};
+use crate::engine::{Chosen, Engine, Model};
 use crate::models::Holds;
 use crate::{assets, picture};
 use sha2::{Digest, Sha256};
@@ -53,7 +53,12 @@ fn default(engine: &Engine) -> Result<&'static Default, PluginError> {
                 PluginError::new(code::ENOTSUP, assets::missing("default classifier", &path))
             })?;
             let sha: [u8; 32] = Sha256::digest(&bytes).into();
-            let model = engine.model(&sha, &bytes, "default classifier (EfficientNet-Lite0)")?;
+            let model = engine.model_in_file(
+                &sha,
+                &bytes,
+                path,
+                "default classifier (EfficientNet-Lite0)",
+            )?;
             let labels_path = assets::labels();
             let labels = std::fs::read(&labels_path).map_err(|_| {
                 PluginError::new(
@@ -70,19 +75,23 @@ fn default(engine: &Engine) -> Result<&'static Default, PluginError> {
         .map_err(Clone::clone)
 }
 
-/// The model and labels a session classifies with; a registered model is noted as held
-/// by the session.
-fn pick(
+/// The model and labels a session classifies with, and the bytes of a registered model
+/// (to grow its session pool); a registered model is noted as held by the session.
+fn pick<'c>(
     engine: &Engine,
-    ctx: &Ctx<'_>,
+    ctx: &Ctx<'c>,
     holds: &Holds,
-) -> Result<(Arc<Model>, Arc<Vec<String>>), PluginError> {
+) -> Result<(Chosen<'c>, Arc<Vec<String>>), PluginError> {
     let registered = ctx
         .resources()
         .find(|r| r.resource_type == Some(ResourceType::Model));
     let Some(res) = registered else {
         let d = default(engine)?;
-        return Ok((d.model.clone(), d.labels.clone()));
+        let chosen = Chosen {
+            model: d.model.clone(),
+            bytes: None,
+        };
+        return Ok((chosen, d.labels.clone()));
     };
     let blob = res
         .blobs()
@@ -100,7 +109,11 @@ fn pick(
         .and_then(|r| r.blobs().next())
         .map(|b| parse_labels(b.data))
         .unwrap_or_default();
-    Ok((model, Arc::new(labels)))
+    let chosen = Chosen {
+        model,
+        bytes: Some(blob.data),
+    };
+    Ok((chosen, Arc::new(labels)))
 }
 
 /// Softmax of logits (numerically stable).
@@ -124,14 +137,20 @@ pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
     idx
 }
 
-/// Run `model` on one preprocessed NCHW input; returns its first output as float32.
+/// Run `model` (whose bytes are `bytes`, when the caller holds them) on one preprocessed
+/// NCHW input; returns its first output as float32.
 ///
 /// # Errors
 /// `EBACKEND` with ONNX Runtime's message.
-pub fn run(model: &Model, shape: [usize; 4], input: Vec<f32>) -> Result<Vec<f32>, PluginError> {
+pub fn run(
+    model: &Model,
+    bytes: Option<&[u8]>,
+    shape: [usize; 4],
+    input: Vec<f32>,
+) -> Result<Vec<f32>, PluginError> {
     let tensor = ort::value::Tensor::from_array((shape, input))
         .map_err(|e| PluginError::backend(format!("cannot make input tensor: {e}")))?;
-    let mut session = model.session();
+    let mut session = model.session(bytes);
     let outputs = session
         .run(ort::inputs![tensor])
         .map_err(|e| PluginError::backend(format!("model run failed: {e}")))?;
@@ -153,13 +172,13 @@ pub fn classify(
     holds: &Holds,
 ) -> Result<(Classification, Timings), PluginError> {
     let engine = Engine::get()?;
-    let (model, labels) = pick(engine, ctx, holds)?;
+    let (chosen, labels) = pick(engine, ctx, holds)?;
     let t0 = Instant::now();
     let img = picture::decode(image)?;
     let t1 = Instant::now();
     let input = picture::classifier_input(&img, 256, 224, 127.0, 128.0)?;
     let t2 = Instant::now();
-    let logits = run(&model, [1, 3, 224, 224], input)?;
+    let logits = run(&chosen.model, chosen.bytes, [1, 3, 224, 224], input)?;
     let probs = softmax(&logits);
     let t3 = Instant::now();
     let label = |i: usize| {

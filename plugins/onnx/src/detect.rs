@@ -32,7 +32,7 @@ fn model(engine: &Engine) -> Result<Arc<crate::engine::Model>, PluginError> {
                 )
             })?;
             let sha: [u8; 32] = Sha256::digest(&bytes).into();
-            engine.model(&sha, &bytes, "text detector (PP-OCRv4)")
+            engine.model_in_file(&sha, &bytes, path, "text detector (PP-OCRv4)")
         })
         .clone()
 }
@@ -156,7 +156,7 @@ pub fn detect(image: &[u8]) -> Result<ImageOutput, PluginError> {
         Rgb([p[2], p[1], p[0]])
     });
     let input = picture::to_nchw(&bgr, [127.5; 3], [127.5; 3]);
-    let prob = crate::classify::run(&model, [1, 3, rh as usize, rw as usize], input)?;
+    let prob = crate::classify::run(&model, None, [1, 3, rh as usize, rw as usize], input)?;
     if prob.len() != (rw * rh) as usize {
         return Err(PluginError::backend(format!(
             "detector output has {} values, expected a {rw}x{rh} map",

@@ -8,7 +8,9 @@
 //!   resource, behind the Torch, TFLite and TF entry points alike.
 //!
 //! Models are cached by content hash and shared by all sessions; `VACCEL_ONNX_THREADS`
-//! sets ONNX Runtime's intra-op threads (default 1, the fastest on small machines).
+//! sets ONNX Runtime's intra-op threads (default 1, the fastest on small machines). A model
+//! runs on a small pool of ONNX Runtime sessions that grows while concurrent callers wait,
+//! up to `VACCEL_ONNX_SESSIONS` (default: CPUs / threads).
 //! Without ONNX Runtime or the default models the plugin still loads, and its ops say
 //! what to install.
 

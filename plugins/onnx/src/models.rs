@@ -7,10 +7,10 @@
 //! loads are counted, and models no session holds any more are kept only among the most
 //! recent few (see [`Holds`]).
 
-use crate::engine::{Engine, Model};
+use crate::engine::{Chosen, Engine};
 use ort::value::{DynValue, TensorElementType, ValueType};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use vaccel_plugin::sdk::ResourceView;
 use vaccel_plugin::{DType, OpType, PluginError, Tensor, code};
 
@@ -38,11 +38,11 @@ impl Default for Holds {
     }
 }
 
-fn model_of(
+fn model_of<'a>(
     engine: &Engine,
     op: OpType,
-    view: &ResourceView<'_>,
-) -> Result<([u8; 32], Arc<Model>), PluginError> {
+    view: &ResourceView<'a>,
+) -> Result<([u8; 32], Chosen<'a>), PluginError> {
     let blob = view.blobs().next().ok_or_else(|| {
         PluginError::invalid(format!("{op}: model resource {} has no data", view.id))
     })?;
@@ -51,7 +51,11 @@ fn model_of(
         blob.data,
         &format!("model resource {} ({})", view.id, blob.name),
     )?;
-    Ok((*blob.sha256, model))
+    let chosen = Chosen {
+        model,
+        bytes: Some(blob.data),
+    };
+    Ok((*blob.sha256, chosen))
 }
 
 impl Holds {
@@ -320,7 +324,7 @@ pub fn run(
     view: &ResourceView<'_>,
     inputs: Vec<Tensor>,
 ) -> Result<Vec<Tensor>, PluginError> {
-    let (_, model) = model_of(Engine::get()?, op, view)?;
+    let (_, Chosen { model, bytes }) = model_of(Engine::get()?, op, view)?;
     if inputs.len() != model.inputs.len() {
         return Err(PluginError::invalid(format!(
             "{op}: the model takes {} input(s) ({}), got {}",
@@ -337,7 +341,7 @@ pub fn run(
         .enumerate()
         .map(|(i, (name, t))| Ok((name, to_value(op, i, t)?)))
         .collect::<Result<_, PluginError>>()?;
-    let mut session = model.session();
+    let mut session = model.session(bytes);
     let outputs = session
         .run(values)
         .map_err(|e| PluginError::invalid(format!("{op}: model run failed: {e}")))?;

@@ -46,6 +46,37 @@ fn classification_matches_the_reference_answers() {
 }
 
 #[test]
+fn concurrent_callers_share_a_bounded_pool_of_sessions() {
+    let s = session();
+    let image = photo("chelsea.png");
+    let want = s.image_classify(&image).unwrap().text;
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..3)
+                        .map(|_| s.image_classify(&image).unwrap().text)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for r in runs {
+            for text in r.join().unwrap() {
+                assert_eq!(text, want);
+            }
+        }
+    });
+    let model = vaccel_plugin_onnx::classify::default_model().unwrap();
+    let max = vaccel_plugin_onnx::engine::Engine::get()
+        .unwrap()
+        .max_sessions();
+    let n = model.sessions();
+    // Four callers at once on a 25 ms inference: the pool grew past one session (when the
+    // machine allows more than one), and never past its bound.
+    assert!(n <= max && n >= max.min(2), "{n} sessions, bound {max}");
+}
+
+#[test]
 fn typed_and_genop_classification_agree() {
     let s = session();
     let img = photo("coffee.png");
