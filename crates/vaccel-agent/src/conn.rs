@@ -9,7 +9,8 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::{Mutex, Semaphore};
 use vaccel_proto::{
-    BlobUploadHead, FLAG_MORE, Kind, Message, PROTO_MAJOR, PROTO_MINOR, Reassembler, frame,
+    BlobUploadHead, FLAG_MORE, Kind, Message, OpMessage, PROTO_MAJOR, PROTO_MINOR, Reassembler,
+    frame,
 };
 use vaccel_transport::server::Conn;
 
@@ -224,6 +225,12 @@ mod code {
     pub const EPROTO_HANDSHAKE: i32 = EBACKEND;
 }
 
+/// A decoded request: an op (decoded in place) or any other message.
+enum Incoming {
+    Op(OpMessage),
+    Other(Message),
+}
+
 /// Serve one connection until it closes (or is refused). Everything the tenant held is
 /// released when this returns.
 pub async fn serve(
@@ -300,7 +307,13 @@ pub async fn serve(
                 }
             };
             let bytes_in = body.len();
-            let msg = match Message::decode(kind, &body) {
+            // Ops are decoded in place: their inputs stay in the received body.
+            let decoded = if greeted && kind == Kind::Op as u16 {
+                OpMessage::decode(body).map(Incoming::Op)
+            } else {
+                Message::decode(kind, &body).map(Incoming::Other)
+            };
+            let msg = match decoded {
                 Ok(m) => m,
                 Err(e) => {
                     ctx.metrics.request(tenant_id, bytes_in, 0, true);
@@ -313,8 +326,8 @@ pub async fn serve(
                     continue;
                 }
             };
-            if !greeted {
-                match handshake(&msg, &shared, &ctx) {
+            let msg = match msg {
+                Incoming::Other(hello) if !greeted => match handshake(&hello, &shared, &ctx) {
                     Ok(ok) => {
                         greeted = true;
                         tx.send(reply(id, &ok, limits.max_frame)).await;
@@ -325,8 +338,9 @@ pub async fn serve(
                         tx.send(reply(id, &e, limits.max_frame)).await;
                         break 'conn;
                     }
-                }
-            }
+                },
+                m => m,
+            };
             if let Err(f) = tenant.admit() {
                 ctx.metrics.refused();
                 tx.send(reply(id, &error(f.code, f.message), limits.max_frame))
@@ -334,12 +348,7 @@ pub async fn serve(
                 continue;
             }
             match msg {
-                Message::Op {
-                    session,
-                    op,
-                    read,
-                    write,
-                } => {
+                Incoming::Op(op_msg) => {
                     let Ok(permit) = in_flight.clone().try_acquire_owned() else {
                         ctx.metrics.refused();
                         let m = error(
@@ -353,7 +362,8 @@ pub async fn serve(
                         continue;
                     };
                     // Cheap bookkeeping (ids, policy): no plugin code runs here.
-                    let prepared = match tenant.prepare_op(session, op, read, write) {
+                    let op = op_msg.op;
+                    let prepared = match tenant.prepare_op(op_msg) {
                         Ok(p) => p,
                         Err(Failure { code, message }) => {
                             ctx.metrics.request(tenant_id, bytes_in, 0, true);
@@ -378,7 +388,7 @@ pub async fn serve(
                         tx.send_from_worker(ctx.answer(tenant_id, id, bytes_in, &msg, max_frame));
                     }));
                 }
-                other => {
+                Incoming::Other(other) => {
                     let answer = tokio::task::block_in_place(|| tenant.handle(other));
                     tx.send(ctx.answer(tenant_id, id, bytes_in, &answer, limits.max_frame))
                         .await;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use vaccel::{ArgType, Args, HostBlob, OpType, Resource, ResourceType, Runtime, Session, code};
-use vaccel_proto::{BlobInfo, Message, WireArg};
+use vaccel_proto::{ArgRef, BlobInfo, Message, OpMessage, WireArg};
 
 /// State shared by all tenants.
 pub struct Shared {
@@ -98,25 +98,26 @@ pub struct Tenant {
 pub struct PreparedOp {
     session: Session,
     op: OpType,
-    read: Vec<WireArg>,
-    write: Vec<WireArg>,
+    msg: OpMessage,
 }
 
-fn str_arg(a: &WireArg) -> String {
-    let end = a.data.iter().position(|b| *b == 0).unwrap_or(a.data.len());
-    String::from_utf8_lossy(&a.data[..end]).into_owned()
+fn str_arg(a: Option<ArgRef<'_>>) -> String {
+    let data = a.map_or(&[][..], |a| a.data);
+    let end = data.iter().position(|b| *b == 0).unwrap_or(data.len());
+    String::from_utf8_lossy(&data[..end]).into_owned()
 }
 
 impl PreparedOp {
     /// Run it (blocking: call from a worker thread). Returns the reply.
     pub fn run(mut self) -> Message {
         let result = {
-            let mut r = Args::with_capacity(self.read.len());
-            for a in &self.read {
+            let (read, write) = self.msg.args_mut();
+            let mut r = Args::with_capacity(read.len());
+            for a in &read {
                 push_arg(&mut r, a);
             }
-            let mut w = Args::with_capacity(self.write.len());
-            for a in self.write.iter_mut() {
+            let mut w = Args::with_capacity(write.len());
+            for a in write.iter_mut() {
                 push_arg_mut(&mut w, a);
             }
             let res = self.session.call(self.op, &mut r, &mut w);
@@ -125,10 +126,11 @@ impl PreparedOp {
         };
         match result {
             Ok(sizes) => {
-                for (a, n) in self.write.iter_mut().zip(sizes) {
+                let mut write = self.msg.into_write();
+                for (a, n) in write.iter_mut().zip(sizes) {
                     a.data.truncate(n);
                 }
-                Message::OpDone { write: self.write }
+                Message::OpDone { write }
             }
             Err(e) => Message::Error {
                 code: e.code(),
@@ -138,24 +140,24 @@ impl PreparedOp {
     }
 }
 
-fn arg_type(a: &WireArg) -> ArgType {
-    ArgType::from_raw(a.arg_type).unwrap_or(ArgType::Raw)
+fn arg_type(raw: u32) -> ArgType {
+    ArgType::from_raw(raw).unwrap_or(ArgType::Raw)
 }
 
-fn push_arg<'a>(args: &mut Args<'a>, a: &'a WireArg) {
-    if arg_type(a) == ArgType::Custom {
-        args.custom(&a.data, a.custom_type_id);
+fn push_arg<'a>(args: &mut Args<'a>, a: &ArgRef<'a>) {
+    if arg_type(a.arg_type) == ArgType::Custom {
+        args.custom(a.data, a.custom_type_id);
     } else {
-        args.bytes(&a.data, arg_type(a));
+        args.bytes(a.data, arg_type(a.arg_type));
     }
     // Unknown type ids travel as RAW and are refused by the op's layout check.
 }
 
 fn push_arg_mut<'a>(args: &mut Args<'a>, a: &'a mut WireArg) {
-    if arg_type(a) == ArgType::Custom {
+    let t = arg_type(a.arg_type);
+    if t == ArgType::Custom {
         args.custom_mut(&mut a.data, a.custom_type_id);
     } else {
-        let t = arg_type(a);
         args.bytes_mut(&mut a.data, t);
     }
 }
@@ -504,31 +506,23 @@ impl Tenant {
     /// # Errors
     /// `ENOENT` for unknown ids, `EPERM` for code the operator did not allow, `ENOTSUP`
     /// for unknown ops.
-    pub fn prepare_op(
-        &self,
-        session: i64,
-        op: u32,
-        mut read: Vec<WireArg>,
-        write: Vec<WireArg>,
-    ) -> Result<PreparedOp, Failure> {
-        let s = self.session(session)?.clone();
-        let op = OpType::from_raw(op)
-            .ok_or_else(|| Failure::new(code::ENOTSUP, format!("unknown op {op}")))?;
-        let translate = |read: &mut Vec<WireArg>| -> Result<(), Failure> {
-            let Some(a) = read.first_mut() else {
-                return Ok(());
-            };
-            let Ok(raw) = <[u8; 8]>::try_from(a.data.as_slice()) else {
+    pub fn prepare_op(&self, mut msg: OpMessage) -> Result<PreparedOp, Failure> {
+        let s = self.session(msg.session)?.clone();
+        let op = OpType::from_raw(msg.op)
+            .ok_or_else(|| Failure::new(code::ENOTSUP, format!("unknown op {}", msg.op)))?;
+        let translate = |msg: &mut OpMessage| -> Result<(), Failure> {
+            let Some(Ok(raw)) = msg.read(0).map(|a| <[u8; 8]>::try_from(a.data)) else {
                 return Ok(());
             };
             let local = i64::from_le_bytes(raw);
-            a.data = self.resource(local)?.id().to_le_bytes().to_vec();
+            let host = self.resource(local)?.id().to_le_bytes().to_vec();
+            msg.replace_read(0, host);
             Ok(())
         };
         match op {
             OpType::Exec => {
-                let (lib, sym) = match (read.first(), read.get(1)) {
-                    (Some(l), Some(s)) => (str_arg(l), str_arg(s)),
+                let (lib, sym) = match msg.read_len() {
+                    2.. => (str_arg(msg.read(0)), str_arg(msg.read(1))),
                     _ => (String::new(), String::new()),
                 };
                 if !self
@@ -552,7 +546,7 @@ impl Tenant {
                         "running uploaded libraries is not allowed by the operator (see vaccel-agent --allow-uploaded-code)",
                     ));
                 }
-                translate(&mut read)?;
+                translate(&mut msg)?;
             }
             OpType::TorchModelLoad
             | OpType::TorchModelRun
@@ -561,14 +555,13 @@ impl Tenant {
             | OpType::TfliteModelUnload
             | OpType::TfModelLoad
             | OpType::TfModelRun
-            | OpType::TfModelUnload => translate(&mut read)?,
+            | OpType::TfModelUnload => translate(&mut msg)?,
             _ => {}
         }
         Ok(PreparedOp {
             session: s,
             op,
-            read,
-            write,
+            msg,
         })
     }
 }
@@ -576,6 +569,26 @@ impl Tenant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Tenant {
+        /// `prepare_op` of an op message with these fields, as the agent receives it.
+        fn prepare_op_parts(
+            &self,
+            session: i64,
+            op: u32,
+            read: Vec<WireArg>,
+            write: Vec<WireArg>,
+        ) -> Result<PreparedOp, Failure> {
+            let body = Message::Op {
+                session,
+                op,
+                read,
+                write,
+            }
+            .encode();
+            self.prepare_op(OpMessage::decode(body).unwrap())
+        }
+    }
 
     fn shared(config: AgentConfig) -> Arc<Shared> {
         let rt = vaccel_builtins::register(Runtime::builder())
@@ -607,8 +620,8 @@ mod tests {
         };
         let reply = b.handle(Message::SessionRelease { session });
         assert!(matches!(reply, Message::Error { code: 2, .. }), "{reply:?}");
-        assert!(b.prepare_op(session, 0, vec![], vec![]).is_err());
-        assert!(a.prepare_op(session, 0, vec![], vec![]).is_ok());
+        assert!(b.prepare_op_parts(session, 0, vec![], vec![]).is_err());
+        assert!(a.prepare_op_parts(session, 0, vec![], vec![]).is_ok());
     }
 
     #[test]
@@ -687,7 +700,7 @@ mod tests {
             data: format!("{v}\0").into_bytes(),
         };
         let e = t
-            .prepare_op(
+            .prepare_op_parts(
                 session,
                 OpType::Exec.raw(),
                 vec![s("/lib/evil.so"), s("f")],
@@ -697,7 +710,7 @@ mod tests {
             .unwrap();
         assert_eq!(e.code, code::EPERM);
         assert!(
-            t.prepare_op(
+            t.prepare_op_parts(
                 session,
                 OpType::Exec.raw(),
                 vec![s("/lib/ok.so"), s("f")],
@@ -711,7 +724,7 @@ mod tests {
             data: 1i64.to_le_bytes().to_vec(),
         };
         let e = t
-            .prepare_op(
+            .prepare_op_parts(
                 session,
                 OpType::ExecWithResource.raw(),
                 vec![id, s("f")],
@@ -750,7 +763,7 @@ mod tests {
         ];
         let write = vec![arg(ArgType::Float32Array, f32s(&[0.0]))];
         let reply = t
-            .prepare_op(session, OpType::BlasSgemm.raw(), read, write)
+            .prepare_op_parts(session, OpType::BlasSgemm.raw(), read, write)
             .unwrap()
             .run();
         let Message::OpDone { write } = reply else {

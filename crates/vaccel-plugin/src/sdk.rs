@@ -931,7 +931,26 @@ fn copy_out(a: &VaccelArg) -> Vec<u8> {
     v
 }
 
+fn borrow(a: &VaccelArg) -> &[u8] {
+    if a.size == 0 || a.buf.is_null() {
+        return &[];
+    }
+    // SAFETY: the caller's buffer is valid for `size` bytes for the whole call (ABI
+    // contract) and the caller is blocked in it; the slice lives no longer than the
+    // `ForwardArgs` borrow, and results are stored (`set_write`) only through `&mut self`,
+    // so no write can happen while a slice from here exists.
+    unsafe { std::slice::from_raw_parts(a.buf as *const u8, a.size) }
+}
+
 impl ForwardArgs<'_> {
+    /// Read arg `i`'s bytes, borrowed from the caller (no copy), e.g. to send them.
+    pub fn read_slice(&self, i: usize) -> &[u8] {
+        self.read.get(i).map_or(&[], borrow)
+    }
+    /// Write arg `i`'s current bytes, borrowed from the caller (in/out args carry input).
+    pub fn write_slice(&self, i: usize) -> &[u8] {
+        self.write.get(i).map_or(&[], borrow)
+    }
     /// Read args.
     pub fn read(&self) -> Vec<ArgInfo> {
         self.read.iter().map(info).collect()

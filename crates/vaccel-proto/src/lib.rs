@@ -19,11 +19,13 @@ pub mod wire;
 pub use error::ProtoError;
 pub use frame::{DEFAULT_MAX_FRAME, FLAG_MORE, HEADER_LEN, Header, Reassembler};
 pub use message::{
-    BlobInfo, BlobUploadHead, Kind, MAGIC, Message, PROTO_MAJOR, PROTO_MINOR, WireArg,
+    ArgRef, BlobInfo, BlobUploadHead, Kind, MAGIC, Message, OpMessage, PROTO_MAJOR, PROTO_MINOR,
+    WireArg, encode_op_parts,
 };
 
 /// Decode everything in `buf` as a stream of frames (the fuzz target's entry point):
-/// complete messages are returned; an error stops the stream. Never panics.
+/// complete messages are returned; an error stops the stream. Never panics, except when
+/// the in-place op decoder and [`Message::decode`] disagree (a bug the fuzzer should find).
 ///
 /// # Errors
 /// The first [`ProtoError`].
@@ -39,7 +41,13 @@ pub fn decode_stream(
         let (h, payload) = frame::parse(&buf[at..]);
         at += n;
         if let Some((kind, id, body)) = r.push(h, payload)? {
-            out.push((id, Message::decode(kind, &body)?));
+            let msg = Message::decode(kind, &body);
+            if kind == Kind::Op as u16 {
+                // The agent's in-place decoder must agree with the plain one.
+                let in_place = OpMessage::decode(body);
+                assert_eq!(msg.is_ok(), in_place.is_ok(), "the two op decoders disagree");
+            }
+            out.push((id, msg?));
         }
     }
     Ok(out)

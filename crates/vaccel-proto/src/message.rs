@@ -237,21 +237,72 @@ pub enum Message {
     Pong,
 }
 
+/// Arguments this large travel borrowed (not copied) on both sides.
+const BORROW_MIN: usize = 4096;
+
+/// Alignment of a large argument's bytes as a plugin sees them (any scalar type).
+const ARG_ALIGN: usize = 16;
+
+/// An op argument whose bytes are borrowed (e.g. straight from the application's buffer),
+/// for encoding an `Op` without copying them: see [`encode_op_parts`].
+#[derive(Debug, Clone, Copy)]
+pub struct ArgRef<'a> {
+    /// `vaccel_arg_type_t`.
+    pub arg_type: u32,
+    /// Custom type id.
+    pub custom_type_id: u32,
+    /// Contents.
+    pub data: &'a [u8],
+}
+
+impl<'a> From<&'a WireArg> for ArgRef<'a> {
+    fn from(a: &'a WireArg) -> Self {
+        ArgRef {
+            arg_type: a.arg_type,
+            custom_type_id: a.custom_type_id,
+            data: &a.data,
+        }
+    }
+}
+
 /// Op arguments: `u32 count`, then per argument `u32 type, u32 custom id, bytes data`;
 /// data of 4 KiB and more is borrowed into `parts` instead of copied into `w`.
-fn args_parts<'a>(w: &mut Writer, parts: &mut Vec<Cow<'a, [u8]>>, args: &'a [WireArg]) {
+fn args_parts<'a>(w: &mut Writer, parts: &mut Vec<Cow<'a, [u8]>>, args: &[ArgRef<'a>]) {
     w.u32(args.len() as u32);
     for a in args {
         w.u32(a.arg_type)
             .u32(a.custom_type_id)
             .u64(a.data.len() as u64);
-        if a.data.len() >= 4096 {
+        if a.data.len() >= BORROW_MIN {
             parts.push(Cow::Owned(std::mem::take(&mut w.buf)));
-            parts.push(Cow::Borrowed(&a.data));
+            parts.push(Cow::Borrowed(a.data));
         } else {
-            w.raw(&a.data);
+            w.raw(a.data);
         }
     }
+}
+
+fn lists_parts<'a>(mut w: Writer, lists: &[&[ArgRef<'a>]]) -> Vec<Cow<'a, [u8]>> {
+    let mut parts = Vec::new();
+    for list in lists {
+        args_parts(&mut w, &mut parts, list);
+    }
+    parts.push(Cow::Owned(w.buf));
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+/// The payload of an `Op` message as pieces (see [`Message::encode_parts`]) from borrowed
+/// arguments: a client sends large arguments straight from the caller's memory.
+pub fn encode_op_parts<'a>(
+    session: i64,
+    op: u32,
+    read: &[ArgRef<'a>],
+    write: &[ArgRef<'a>],
+) -> Vec<Cow<'a, [u8]>> {
+    let mut w = Writer::new();
+    w.i64(session).u32(op);
+    lists_parts(w, &[read, write])
 }
 
 fn read_args(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<WireArg>, ProtoError> {
@@ -265,6 +316,113 @@ fn read_args(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<WireArg>, Pro
             })
         })
         .collect()
+}
+
+/// An `Op` message decoded in place: its read arguments stay in the received body (large
+/// inputs are not copied again), its write arguments are owned (the op fills them).
+#[derive(Debug)]
+pub struct OpMessage {
+    /// Session id.
+    pub session: i64,
+    /// Op id.
+    pub op: u32,
+    body: Vec<u8>,
+    read: Vec<InBody>,
+    /// Write args.
+    pub write: Vec<WireArg>,
+}
+
+#[derive(Debug)]
+struct InBody {
+    arg_type: u32,
+    custom_type_id: u32,
+    at: std::ops::Range<usize>,
+    replaced: Option<Vec<u8>>,
+}
+
+impl InBody {
+    fn view<'a>(&'a self, body: &'a [u8]) -> ArgRef<'a> {
+        ArgRef {
+            arg_type: self.arg_type,
+            custom_type_id: self.custom_type_id,
+            data: self.replaced.as_deref().unwrap_or(&body[self.at.clone()]),
+        }
+    }
+}
+
+impl OpMessage {
+    /// Decode the body of an `Op` message, with the same checks as [`Message::decode`].
+    ///
+    /// # Errors
+    /// [`ProtoError`] naming the field.
+    pub fn decode(mut body: Vec<u8>) -> Result<OpMessage, ProtoError> {
+        let mut r = Reader::new(&body);
+        let session = r.i64("session")?;
+        let op = r.u32("op")?;
+        let n = r.count("read args", 16)?;
+        let mut read = Vec::with_capacity(n);
+        for _ in 0..n {
+            let arg_type = r.u32("read args")?;
+            let custom_type_id = r.u32("read args")?;
+            let data = r.bytes("read args")?;
+            let end = body.len() - r.remaining();
+            read.push(InBody {
+                arg_type,
+                custom_type_id,
+                at: end - data.len()..end,
+                // Small args get their own (aligned) buffer; large ones stay in the body.
+                replaced: (data.len() < BORROW_MIN).then(|| data.to_vec()),
+            });
+        }
+        let write = read_args(&mut r, "write args")?;
+        r.finish()?;
+        // Plugins read typed arrays in place, so a large arg must start aligned: move it
+        // back over its own (already decoded) 16-byte header when it does not.
+        for a in read.iter_mut().filter(|a| a.replaced.is_none()) {
+            let start = body.as_ptr() as usize + a.at.start;
+            let back = start % ARG_ALIGN;
+            if back != 0 {
+                body.copy_within(a.at.clone(), a.at.start - back);
+                a.at = a.at.start - back..a.at.end - back;
+            }
+        }
+        Ok(OpMessage {
+            session,
+            op,
+            body,
+            read,
+            write,
+        })
+    }
+
+    /// Number of read args.
+    pub fn read_len(&self) -> usize {
+        self.read.len()
+    }
+
+    /// Read arg `i`.
+    pub fn read(&self, i: usize) -> Option<ArgRef<'_>> {
+        self.read.get(i).map(|a| a.view(&self.body))
+    }
+
+    /// Replace read arg `i`'s bytes (e.g. a client's resource id by the host's).
+    pub fn replace_read(&mut self, i: usize, data: Vec<u8>) {
+        if let Some(a) = self.read.get_mut(i) {
+            a.replaced = Some(data);
+        }
+    }
+
+    /// The read args and the write args, borrowed together (for running the op).
+    pub fn args_mut(&mut self) -> (Vec<ArgRef<'_>>, &mut [WireArg]) {
+        let body = &self.body;
+        let read = self.read.iter().map(|a| a.view(body)).collect();
+        (read, &mut self.write)
+    }
+
+    /// The write args, after the op ran.
+    pub fn into_write(self) -> Vec<WireArg> {
+        self.write
+    }
 }
 
 /// The fixed start of a `BlobUpload` body — `u64 upload, u32 index, u64 len` — after
@@ -413,27 +571,19 @@ impl Message {
     /// op arguments borrowed rather than copied (write them with
     /// [`crate::frame::write_frames`]).
     pub fn encode_parts(&self) -> Vec<Cow<'_, [u8]>> {
-        let mut w = Writer::new();
-        let lists: Vec<&[WireArg]> = match self {
+        fn refs(l: &[WireArg]) -> Vec<ArgRef<'_>> {
+            l.iter().map(ArgRef::from).collect()
+        }
+        match self {
             Message::Op {
                 session,
                 op,
                 read,
                 write,
-            } => {
-                w.i64(*session).u32(*op);
-                vec![read, write]
-            }
-            Message::OpDone { write } => vec![write],
-            other => return vec![Cow::Owned(other.encode())],
-        };
-        let mut parts = Vec::new();
-        for list in lists {
-            args_parts(&mut w, &mut parts, list);
+            } => encode_op_parts(*session, *op, &refs(read), &refs(write)),
+            Message::OpDone { write } => lists_parts(Writer::new(), &[&refs(write)]),
+            other => vec![Cow::Owned(other.encode())],
         }
-        parts.push(Cow::Owned(w.buf));
-        parts.retain(|p| !p.is_empty());
-        parts
     }
 
     /// Decode a payload of `kind`, refusing anything malformed or left over.
@@ -677,6 +827,61 @@ mod tests {
                 m.kind()
             );
         }
+    }
+
+    #[test]
+    fn ops_decoded_in_place_match_and_large_args_are_aligned() {
+        let arg = |t: u32, data: Vec<u8>| WireArg {
+            arg_type: t,
+            custom_type_id: 5,
+            data,
+        };
+        // Small args of odd sizes in front push the large ones off alignment.
+        for pad in 0..17usize {
+            let read = vec![
+                arg(1, vec![9; pad]),
+                arg(2, (0..20_000u32).map(|i| i as u8).collect()),
+                arg(3, vec![1, 2, 3]),
+                arg(4, (0..9_999u32).map(|i| (i * 7) as u8).collect()),
+            ];
+            let write = vec![arg(6, vec![0; 4])];
+            let m = Message::Op {
+                session: 3,
+                op: 11,
+                read: read.clone(),
+                write: write.clone(),
+            };
+            let mut op = OpMessage::decode(m.encode()).unwrap();
+            assert_eq!((op.session, op.op, op.read_len()), (3, 11, 4));
+            for (i, want) in read.iter().enumerate() {
+                let got = op.read(i).unwrap();
+                assert_eq!((got.arg_type, got.custom_type_id), (want.arg_type, 5));
+                assert_eq!(got.data, want.data.as_slice(), "pad {pad} arg {i}");
+                if got.data.len() >= BORROW_MIN {
+                    assert_eq!(got.data.as_ptr() as usize % ARG_ALIGN, 0, "pad {pad}");
+                }
+            }
+            op.replace_read(0, vec![42; 8]);
+            let (r, w) = op.args_mut();
+            assert_eq!(r[0].data, &[42; 8]);
+            assert_eq!(r[1].data, read[1].data.as_slice());
+            assert_eq!(w, write.as_slice());
+            assert_eq!(op.into_write(), write);
+        }
+        // The same checks as Message::decode: truncations and trailing bytes are errors.
+        let bytes = Message::Op {
+            session: 1,
+            op: 2,
+            read: vec![arg(1, vec![0; 5000])],
+            write: vec![],
+        }
+        .encode();
+        for cut in 0..bytes.len() {
+            assert!(OpMessage::decode(bytes[..cut].to_vec()).is_err(), "cut {cut}");
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(OpMessage::decode(long).is_err());
     }
 
     #[test]

@@ -160,6 +160,10 @@ impl<'a> Reader<'a> {
         }
         Ok(n as usize)
     }
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.buf.len()
+    }
     /// Check that nothing is left.
     ///
     /// # Errors

@@ -168,7 +168,12 @@ impl Connection {
     }
 
     /// A request whose body is the concatenation of `parts`.
-    fn call_parts(&self, kind: Kind, parts: &[&[u8]]) -> Result<Message, PluginError> {
+    /// Send a message of `kind` whose payload is the concatenation of `parts` (written
+    /// straight from them) and wait for the reply.
+    ///
+    /// # Errors
+    /// As [`Connection::call`].
+    pub fn call_parts(&self, kind: Kind, parts: &[&[u8]]) -> Result<Message, PluginError> {
         if self.is_dead() {
             return Err(lost(&self.addr, "earlier failure"));
         }

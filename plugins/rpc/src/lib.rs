@@ -17,9 +17,9 @@ use client::Connection;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use vaccel_plugin::sdk::{ForwardArgs, Host, ResourceView, Result};
+use vaccel_plugin::sdk::{ArgInfo, ForwardArgs, Host, ResourceView, Result};
 use vaccel_plugin::{Ctx, OpSet, OpType, Plugin, PluginError, code, plugin_type};
-use vaccel_proto::{BlobInfo, Message, WireArg};
+use vaccel_proto::{ArgRef, BlobInfo, Kind, Message, encode_op_parts};
 use vaccel_transport::Address;
 
 struct Remote {
@@ -141,16 +141,6 @@ impl Rpc {
 
     fn forward_op(&self, ctx: &Ctx<'_>, op: OpType, args: &mut ForwardArgs<'_>) -> Result<()> {
         let (conn, session, resources) = self.remote(ctx)?;
-        let mut read: Vec<WireArg> = args
-            .read()
-            .iter()
-            .enumerate()
-            .map(|(i, a)| WireArg {
-                arg_type: a.arg_type,
-                custom_type_id: a.custom_type_id,
-                data: args.read_bytes(i),
-            })
-            .collect();
         let carries_resource = matches!(
             op,
             OpType::ExecWithResource
@@ -163,35 +153,35 @@ impl Rpc {
                 | OpType::TfModelRun
                 | OpType::TfModelUnload
         );
-        if carries_resource && let Some(a) = read.first_mut() {
-            let local = <[u8; 8]>::try_from(a.data.as_slice())
-                .map(i64::from_le_bytes)
-                .unwrap_or(0);
-            let remote = resources.get(&local).ok_or_else(|| {
-                PluginError::not_found(format!(
-                    "{op}: resource {local} is not registered with session {}",
-                    ctx.session_id
-                ))
-            })?;
-            a.data = remote.to_le_bytes().to_vec();
+        // The first arg of these ops names a resource: the agent knows it by its own id.
+        let remote_id: Option<[u8; 8]> = match carries_resource {
+            false => None,
+            true if args.read().is_empty() => None,
+            true => {
+                let local = <[u8; 8]>::try_from(args.read_slice(0))
+                    .map(i64::from_le_bytes)
+                    .unwrap_or(0);
+                let remote = resources.get(&local).ok_or_else(|| {
+                    PluginError::not_found(format!(
+                        "{op}: resource {local} is not registered with session {}",
+                        ctx.session_id
+                    ))
+                })?;
+                Some(remote.to_le_bytes())
+            }
+        };
+        // Arguments are sent straight from the application's buffers.
+        let mut read = arg_refs(&args.read(), |i| args.read_slice(i));
+        if let (Some(id), Some(first)) = (&remote_id, read.first_mut()) {
+            first.data = id;
         }
-        let write: Vec<WireArg> = args
-            .write()
-            .iter()
-            .enumerate()
-            .map(|(i, a)| WireArg {
-                arg_type: a.arg_type,
-                custom_type_id: a.custom_type_id,
-                data: args.write_bytes(i),
-            })
-            .collect();
+        let write = arg_refs(&args.write(), |i| args.write_slice(i));
         let n = write.len();
-        match conn.call(&Message::Op {
-            session,
-            op: op.raw(),
-            read,
-            write,
-        })? {
+        let parts = encode_op_parts(session, op.raw(), &read, &write);
+        let parts: Vec<&[u8]> = parts.iter().map(AsRef::as_ref).collect();
+        let reply = conn.call_parts(Kind::Op, &parts);
+        drop((read, write));
+        match reply? {
             Message::OpDone { write } if write.len() == n => {
                 for (i, a) in write.iter().enumerate() {
                     args.set_write(i, &a.data)?;
@@ -204,6 +194,19 @@ impl Rpc {
             ))),
         }
     }
+}
+
+/// Arguments described by `infos`, their bytes borrowed through `bytes`.
+fn arg_refs<'a>(infos: &[ArgInfo], bytes: impl Fn(usize) -> &'a [u8]) -> Vec<ArgRef<'a>> {
+    infos
+        .iter()
+        .enumerate()
+        .map(|(i, a)| ArgRef {
+            arg_type: a.arg_type,
+            custom_type_id: a.custom_type_id,
+            data: bytes(i),
+        })
+        .collect()
 }
 
 impl Plugin for Rpc {
