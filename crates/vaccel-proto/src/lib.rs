@@ -45,7 +45,11 @@ pub fn decode_stream(
             if kind == Kind::Op as u16 {
                 // The agent's in-place decoder must agree with the plain one.
                 let in_place = OpMessage::decode(body);
-                assert_eq!(msg.is_ok(), in_place.is_ok(), "the two op decoders disagree");
+                assert_eq!(
+                    msg.is_ok(),
+                    in_place.is_ok(),
+                    "the two op decoders disagree"
+                );
             }
             out.push((id, msg?));
         }

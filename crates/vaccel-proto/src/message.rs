@@ -877,7 +877,10 @@ mod tests {
         }
         .encode();
         for cut in 0..bytes.len() {
-            assert!(OpMessage::decode(bytes[..cut].to_vec()).is_err(), "cut {cut}");
+            assert!(
+                OpMessage::decode(bytes[..cut].to_vec()).is_err(),
+                "cut {cut}"
+            );
         }
         let mut long = bytes.clone();
         long.push(0);
