@@ -849,7 +849,12 @@ fn classify(
     top: usize,
     json: bool,
 ) -> Result<()> {
-    if model.is_none() || images.is_empty() {
+    // The default model is needed here only when classification runs in this process (not
+    // through a remote plugin, whose agent has its own); the sample photos when none are given.
+    let remote = Session::new(rt, 0)?
+        .plugin_for(OpType::ImageClassify)
+        .is_some_and(|p| p.plugin_type() & vaccel::plugin_type::REMOTE != 0);
+    if (model.is_none() && !remote) || images.is_empty() {
         assets::fetch(true)?;
     }
     let samples: Vec<std::path::PathBuf>;

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Boot the guest that vm/build.sh made under QEMU, with a vhost-user vsock device
+# (vhost-device-vsock) whose host side is the agent's hybrid-vsock socket, run one job in it
+# and print the guest's console. KVM is used where a guest really boots with it (tried once
+# per machine and remembered), TCG otherwise; the one used is printed. Every run is bounded
+# by a timeout and every process started here is stopped on the way out.
+#
+# Usage: vm/run.sh [--job NAME] [--uds PATH | --agent] [--timeout SECONDS] [--accel auto|kvm|tcg]
+#                  [--guest DIR] [--append "KERNEL ARGS"] [--mem MB] [--cpus N]
+#   --job      the guest job, vm/guest/jobs/NAME.sh (default: e2e)
+#   --uds      the vsock socket base path the agent serves (vaccel-agent --vm NAME=PATH
+#              listens on PATH_2048); the agent must be listening already
+#   --agent    start a vaccel-agent for this VM (from the install the guest was built from),
+#              stop it at the end; extra agent options in VACCEL_AGENT_ARGS
+#   --timeout  wall-clock limit for the whole run (default 600)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+job=e2e uds= start_agent=0 timeout=600 accel=${VACCEL_VM_ACCEL:-auto} guest="$vm_root/target/vm"
+append= mem=512 cpus=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	--job) job=$2; shift 2 ;;
+	--uds) uds=$2; shift 2 ;;
+	--agent) start_agent=1; shift ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--accel) accel=$2; shift 2 ;;
+	--guest) guest=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown option $1 (see --help)" ;;
+	esac
+done
+[ -f "$guest/vmlinux" ] && [ -f "$guest/initramfs.cpio" ] || die "no guest in $guest: run vm/build.sh first"
+vm_packages
+vhost=$(vhost_vsock)
+run=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ $start_agent = 1 ]; then
+	uds="$run/vsock.sock"
+	# shellcheck disable=SC2086
+	"$(cat "$guest/prefix")/bin/vaccel-agent" --vm "guest=$uds" ${VACCEL_AGENT_ARGS:-} 2>"$run/agent.log" &
+	pids+=($!)
+	for _ in $(seq 100); do [ -S "${uds}_2048" ] && break; sleep 0.1; done
+	[ -S "${uds}_2048" ] || die "the agent did not start: $(cat "$run/agent.log")"
+fi
+[ -n "$uds" ] || die "--uds PATH or --agent is required"
+[ -S "${uds}_2048" ] || say "warning: nothing listens on ${uds}_2048 yet (start vaccel-agent --vm NAME=$uds)"
+
+kernel_args="console=ttyS0 quiet panic=-1 vaccel_job=$job $append"
+qemu_base=(qemu-system-x86_64 -nodefaults -nographic -no-reboot -serial stdio -m "${mem}M" -smp "$cpus"
+	-kernel "$guest/vmlinux" -initrd "$guest/initramfs.cpio")
+
+# KVM only where a guest really boots with it: /dev/kvm can exist and still fail (nested
+# virtualisation here crawls or stops with "KVM internal error"). Tried once, remembered.
+kvm_works() {
+	[ -w /dev/kvm ] || return 1
+	local mark="$cache/vm/kvm-$(uname -r)-$(hostname)"
+	[ -f "$mark.yes" ] && return 0
+	[ -f "$mark.no" ] && return 1
+	mkdir -p "$cache/vm"
+	say "trying KVM (once on this machine)"
+	if timeout 40 "${qemu_base[@]}" -machine q35,accel=kvm -cpu host -append "console=ttyS0 quiet panic=-1 vaccel_job=probe" \
+		</dev/null 2>&1 | grep -q "VACCEL-JOB-EXIT 0"; then
+		touch "$mark.yes"
+	else
+		touch "$mark.no"
+		return 1
+	fi
+}
+case $accel in
+auto) if kvm_works; then accel=kvm; else accel=tcg; fi ;;
+kvm | tcg) ;;
+*) die "--accel must be auto, kvm or tcg" ;;
+esac
+cpu=max
+[ $accel = kvm ] && cpu=host
+say "accelerator: $accel$([ $accel = tcg ] && echo ' (software emulation: the guest CPU is emulated)')"
+
+vhost_sock="$run/vhost.sock"
+"$vhost" --guest-cid 3 --socket "$vhost_sock" --uds-path "$uds" >"$run/vhost.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$vhost_sock" ] && break; sleep 0.05; done
+[ -S "$vhost_sock" ] || die "vhost-device-vsock did not start: $(cat "$run/vhost.log")"
+
+set +e
+timeout --kill-after=5 "$timeout" "${qemu_base[@]}" -cpu "$cpu" \
+	-machine "q35,accel=$accel,memory-backend=mem" -object "memory-backend-memfd,id=mem,size=${mem}M,share=on" \
+	-chardev "socket,id=vv,path=$vhost_sock" -device vhost-user-vsock-pci,chardev=vv \
+	-append "$kernel_args" </dev/null &
+qemu=$!
+pids+=($qemu)
+echo "$qemu" >"${VACCEL_VM_PIDFILE:-/dev/null}"
+wait $qemu
+rc=$?
+set -e
+[ $rc = 124 ] && say "the guest ran past the ${timeout}s limit and was stopped"
+exit $rc
