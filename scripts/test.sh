@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, Rust unit + integration tests, the C examples
-# against the installed library. Installs what it needs (Debian packages) when missing.
+# against the installed library, and the end-to-end test in a VM (vm/e2e.sh). Installs what it needs (Debian packages) when missing.
 # Usage: scripts/test.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,4 +35,9 @@ echo "== C examples"
 stage="$root/target/stage"
 rm -rf "$stage"
 scripts/install.sh "$stage" --debug
-examples/c/run-tests.sh "$stage"
+c_rc=0
+examples/c/run-tests.sh "$stage" || c_rc=$?
+echo "== VM end-to-end: a QEMU guest runs the same programs through vsock to vaccel-agent"
+vm_rc=0
+vm/e2e.sh "$stage" || vm_rc=$?
+[ $c_rc = 0 ] && [ $vm_rc = 0 ]
