@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, Rust unit + integration tests, the C examples
-# against the installed library, and the end-to-end test in a VM (vm/e2e.sh). Installs what it needs (Debian packages) when missing.
+# against the installed library, and the end-to-end test in a VM (vm/e2e.sh). Installs what
+# it needs (Debian packages, vhost-device-vsock, the guest kernel) when missing.
 # Usage: scripts/test.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
