@@ -97,6 +97,11 @@ slim "$prefix/lib/vaccel/libvaccel_rpc.so" "$r/opt/vaccel/lib/vaccel/libvaccel_r
 cp "$out"/examples/* "$r/opt/vaccel/examples/"
 cp "$assets"/images/{chelsea.png,coffee.png,rocket.jpg} "$r/opt/vaccel/data/"
 cp "$assets/models/efficientnet-lite0.onnx" "$assets/labels/imagenet.txt" "$r/opt/vaccel/data/"
+# P4's photos at several resolutions (vm/bench), the same files on both sides.
+"$prefix/bin/vaccel" bench make-images "$out/p4" >/dev/null
+cp "$assets"/images/{chelsea.png,coffee.png,rocket.jpg} "$out/p4/"
+mkdir -p "$r/opt/vaccel/data/p4"
+cp "$out"/p4/* "$r/opt/vaccel/data/p4/"
 # Inputs the guest cannot make without the host's plugins: the preprocessed tensor.
 "$prefix/bin/vaccel" preprocess "$assets/images/coffee.png" --out "$r/opt/vaccel/data/coffee.f32" >/dev/null
 cp "$r/opt/vaccel/data/coffee.f32" "$out/coffee.f32"

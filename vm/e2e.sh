@@ -5,9 +5,21 @@
 # middle of its work leaves no tenant behind in the agent, and a guest whose agent restarts
 # gets ESESS once and carries on.
 #
-# Usage: vm/e2e.sh [PREFIX]   (PREFIX: a vAccel install; default: a release build, see vm/build.sh)
+# Usage: vm/e2e.sh [--vmm qemu|firecracker] [PREFIX]
+#   PREFIX  a vAccel install (default: a release build, see vm/build.sh)
+#   --vmm   qemu (vm/run.sh, the default) or firecracker (vm/firecracker/run.sh: needs KVM
+#           and a Firecracker binary, see docs/FIRECRACKER.md)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+launcher="$vm_root/vm/run.sh"
+if [ "${1:-}" = --vmm ]; then
+	case ${2:-} in
+	qemu) ;;
+	firecracker) launcher="$vm_root/vm/firecracker/run.sh" ;;
+	*) die "--vmm must be qemu or firecracker" ;;
+	esac
+	shift 2
+fi
 out="$vm_root/target/vm-e2e"
 "$vm_root/vm/build.sh" "${1:-}" "$out" || die "building the guest failed"
 prefix=$(cat "$out/prefix")
@@ -44,7 +56,7 @@ start_agent
 
 # --- 1. the same programs, in the guest through vsock and on the host in-process ---------
 echo "vm: booting the guest for the end-to-end cases"
-timeout 900 "$vm_root/vm/run.sh" --guest "$out" --uds "$uds" --job e2e --timeout 600 \
+timeout 900 "$launcher" --guest "$out" --uds "$uds" --job e2e --timeout 600 \
 	--append "vaccel_lib=$lib" >"$work/guest.log" 2>"$work/run.log"
 rc=$?
 grep -q "^vm: accelerator" "$work/run.log" && sed -n 's/^vm: accelerator: /vm: guest accelerator: /p' "$work/run.log"
@@ -90,7 +102,7 @@ done
 
 # --- 2. a guest killed mid-operation: the agent frees its tenant -------------------------
 before=$(grep -c "tenant disconnected" "$work/agent.log")
-VACCEL_VM_PIDFILE="$work/qemu.pid" timeout 600 "$vm_root/vm/run.sh" --guest "$out" --uds "$uds" --job loop \
+VACCEL_VM_PIDFILE="$work/qemu.pid" timeout 600 "$launcher" --guest "$out" --uds "$uds" --job loop \
 	--timeout 300 >"$work/loop.log" 2>&1 &
 runner=$!
 tenants=0
@@ -122,7 +134,7 @@ else
 fi
 
 # --- 3. the agent restarts under a running guest: ESESS, then the next call works --------
-timeout 600 "$vm_root/vm/run.sh" --guest "$out" --uds "$uds" --job watch --timeout 300 >"$work/watch.log" 2>&1 &
+timeout 600 "$launcher" --guest "$out" --uds "$uds" --job watch --timeout 300 >"$work/watch.log" 2>&1 &
 runner=$!
 if wait_for "$work/watch.log" "call 3: ok" 240; then
 	stop_agent

@@ -403,6 +403,26 @@ enum Bench {
         /// Unix socket to connect to.
         socket: std::path::PathBuf,
     },
+    /// P4: classify each image RUNS times (after one warm-up) through the session's plugin
+    /// and print one line per image: `p4 NAME BYTES WxH MEDIAN_MS TOP-1`. vm/bench runs it
+    /// on the host and in a guest and compares.
+    Images {
+        /// Images.
+        #[arg(required = true)]
+        images: Vec<std::path::PathBuf>,
+        /// Measured runs per image.
+        #[arg(long, short = 'n', default_value_t = 10)]
+        runs: usize,
+    },
+    /// Write the sample photo (or SOURCE) as JPEGs at several resolutions into DIR, for
+    /// `bench images`.
+    MakeImages {
+        /// Output directory.
+        dir: std::path::PathBuf,
+        /// Source image (default: the sample chelsea.png).
+        #[arg(long)]
+        source: Option<std::path::PathBuf>,
+    },
     /// P6 / P7: an op whose input tensors total SIZE MiB (sgemm 1×1×K), then registering a
     /// resource of SIZE MiB (first time: upload; second: the agent already holds it, only
     /// its hash travels), vs copying the same bytes over a raw Unix socket in this process.
@@ -777,6 +797,63 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+fn bench_images(rt: &Runtime, images: &[std::path::PathBuf], runs: usize) -> Result<()> {
+    let sess = Session::new(rt, 0)?;
+    for path in images {
+        let bytes = read(path)?;
+        let (w, h) = vaccel_builtins::onnx::picture::decode(&bytes)
+            .map(|i| (i.width(), i.height()))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let top = sess.image_classify(&bytes)?.text;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t0 = Instant::now();
+            sess.image_classify(&bytes)?;
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        println!(
+            "p4 {name} {} {w}x{h} {:.3} {top}",
+            bytes.len(),
+            median(&mut times)
+        );
+    }
+    sess.release()?;
+    Ok(())
+}
+
+/// The resolutions `bench make-images` writes (width; the height keeps the aspect ratio).
+const P4_WIDTHS: [u32; 6] = [160, 320, 640, 1280, 1920, 3840];
+
+fn make_images(dir: &std::path::Path, source: Option<&std::path::Path>) -> Result<()> {
+    use image::codecs::jpeg::JpegEncoder;
+    let source = match source {
+        Some(s) => s.to_path_buf(),
+        None => {
+            assets::fetch(true)?;
+            vaccel_builtins::assets_dir().join("images/chelsea.png")
+        }
+    };
+    let img = image::open(&source).with_context(|| format!("reading {}", source.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for w in P4_WIDTHS {
+        let h = (u64::from(img.height()) * u64::from(w) / u64::from(img.width())).max(1) as u32;
+        let resized = img
+            .resize_exact(w, h, image::imageops::FilterType::Triangle)
+            .to_rgb8();
+        let path = dir.join(format!("photo-{w}x{h}.jpg"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        resized
+            .write_with_encoder(JpegEncoder::new_with_quality(&mut out, 90))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
 fn bench_classify(rt: &Runtime, image: Option<&std::path::Path>, runs: usize) -> Result<()> {
     use vaccel_builtins::onnx::{classify as direct, picture};
     assets::fetch(true)?;
@@ -1054,6 +1131,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(Bench::ClientLoop { seconds }) => client_loop(&rt, seconds)?,
         Command::Bench(Bench::Upload { mib }) => bench_upload(&rt, mib.max(1))?,
+        Command::Bench(Bench::Images { images, runs }) => bench_images(&rt, &images, runs.max(1))?,
+        Command::Bench(Bench::MakeImages { dir, source }) => make_images(&dir, source.as_deref())?,
         Command::Bench(Bench::Classify { image, runs }) => {
             bench_classify(&rt, image.as_deref(), runs)?
         }

@@ -1,0 +1,2 @@
+# P4 (vm/bench): classify each photo vaccel_n times through vsock, one line per photo.
+vaccel bench images -n "${vaccel_n:-10}" /opt/vaccel/data/p4/*
