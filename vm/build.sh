@@ -65,7 +65,6 @@ fi
 cp "$kdir/vmlinux" "$out/vmlinux"
 
 # --- the C examples, built once against PREFIX; the host runs the same files -------------
-assets=${VACCEL_ASSETS_DIR:-$cache/assets/v1}
 [ -f "$assets/.complete" ] || "$vm_root/scripts/assets.sh" >&2
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cflags=$(pkg-config --cflags vaccel)

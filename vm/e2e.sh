@@ -23,7 +23,6 @@ fi
 out="$vm_root/target/vm-e2e"
 "$vm_root/vm/build.sh" "${1:-}" "$out" || die "building the guest failed"
 prefix=$(cat "$out/prefix")
-assets=${VACCEL_ASSETS_DIR:-$cache/assets/v1}
 work=$(mktemp -d)
 uds="$work/vsock.sock"
 lib="$out/libmytestlib.so"

@@ -1,9 +1,10 @@
 # Shared helpers for the vm/ scripts (sourced, not run).
-# Everything downloaded or built is cached under $VACCEL_CACHE (default ~/.cache/vaccel);
-# nothing in the clone depends on the cache being there.
+# Everything downloaded or built is cached under $VACCEL_CACHE_DIR (default
+# ~/.cache/vaccel, as scripts/assets.sh); nothing depends on the cache being there.
 
 vm_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cache=${VACCEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vaccel}
+cache=${VACCEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vaccel}
+assets=${VACCEL_ASSETS_DIR:-$cache/assets/v1}
 tools="$cache/tools"
 vhost_version=0.3.0
 
