@@ -40,3 +40,68 @@ vhost_vsock() {
 	fi
 	echo "$bin"
 }
+
+# The launchers' common start: a scratch directory $run, processes in $pids stopped and
+# reaped on the way out, and (with start_agent=1) a vaccel-agent for this VM from the install
+# the guest in $guest was built from, serving $uds = $run/vsock.sock. Uses the launcher's
+# variables start_agent, guest and uds.
+launcher_setup() {
+	run=$(mktemp -d)
+	pids=()
+	trap launcher_cleanup EXIT
+	trap 'exit 130' INT TERM
+	if [ "$start_agent" = 1 ]; then
+		uds="$run/vsock.sock"
+		# shellcheck disable=SC2086
+		"$(cat "$guest/prefix")/bin/vaccel-agent" --vm "guest=$uds" ${VACCEL_AGENT_ARGS:-} 2>"$run/agent.log" &
+		pids+=($!)
+		for _ in $(seq 100); do [ -S "${uds}_2048" ] && break; sleep 0.1; done
+		[ -S "${uds}_2048" ] || die "the agent did not start: $(cat "$run/agent.log")"
+	fi
+	[ -n "$uds" ] || die "--uds PATH or --agent is required"
+	[ -S "${uds}_2048" ] || say "warning: nothing listens on ${uds}_2048 yet (start vaccel-agent --vm NAME=$uds)"
+}
+
+launcher_cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$run"
+}
+
+# The launchers' options (both take the same, so vm/e2e.sh drives either): sets job, uds,
+# start_agent, timeout, accel, guest, append, mem, cpus.
+launcher_options() {
+	job=e2e uds= start_agent=0 timeout=600 accel=${VACCEL_VM_ACCEL:-auto} guest="$vm_root/target/vm"
+	append= mem=512 cpus=1
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--job) job=$2; shift 2 ;;
+		--uds) uds=$2; shift 2 ;;
+		--agent) start_agent=1; shift ;;
+		--timeout) timeout=$2; shift 2 ;;
+		--accel) accel=$2; shift 2 ;;
+		--guest) guest=$2; shift 2 ;;
+		--append) append=$2; shift 2 ;;
+		--mem) mem=$2; shift 2 ;;
+		--cpus) cpus=$2; shift 2 ;;
+		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+		*) die "unknown option $1 (see --help)" ;;
+		esac
+	done
+	[ -f "$guest/vmlinux" ] && [ -f "$guest/initramfs.cpio" ] || die "no guest in $guest: run vm/build.sh first"
+}
+
+# launcher_boot CMD...: run the VMM under the time limit (its pid in $VACCEL_VM_PIDFILE
+# when set, for tests that kill it) and exit with its status.
+launcher_boot() {
+	set +e
+	timeout --kill-after=5 "$timeout" "$@" </dev/null &
+	local vmm=$!
+	pids+=($vmm)
+	echo "$vmm" >"${VACCEL_VM_PIDFILE:-/dev/null}"
+	wait $vmm
+	local rc=$?
+	set -e
+	[ $rc = 124 ] && say "the guest ran past the ${timeout}s limit and was stopped"
+	exit $rc
+}

@@ -15,46 +15,10 @@
 #   --timeout  wall-clock limit for the whole run (default 600)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-job=e2e uds= start_agent=0 timeout=600 accel=${VACCEL_VM_ACCEL:-auto} guest="$vm_root/target/vm"
-append= mem=512 cpus=1
-while [ $# -gt 0 ]; do
-	case $1 in
-	--job) job=$2; shift 2 ;;
-	--uds) uds=$2; shift 2 ;;
-	--agent) start_agent=1; shift ;;
-	--timeout) timeout=$2; shift 2 ;;
-	--accel) accel=$2; shift 2 ;;
-	--guest) guest=$2; shift 2 ;;
-	--append) append=$2; shift 2 ;;
-	--mem) mem=$2; shift 2 ;;
-	--cpus) cpus=$2; shift 2 ;;
-	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) die "unknown option $1 (see --help)" ;;
-	esac
-done
-[ -f "$guest/vmlinux" ] && [ -f "$guest/initramfs.cpio" ] || die "no guest in $guest: run vm/build.sh first"
+launcher_options "$@"
 vm_packages
 vhost=$(vhost_vsock)
-run=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ $start_agent = 1 ]; then
-	uds="$run/vsock.sock"
-	# shellcheck disable=SC2086
-	"$(cat "$guest/prefix")/bin/vaccel-agent" --vm "guest=$uds" ${VACCEL_AGENT_ARGS:-} 2>"$run/agent.log" &
-	pids+=($!)
-	for _ in $(seq 100); do [ -S "${uds}_2048" ] && break; sleep 0.1; done
-	[ -S "${uds}_2048" ] || die "the agent did not start: $(cat "$run/agent.log")"
-fi
-[ -n "$uds" ] || die "--uds PATH or --agent is required"
-[ -S "${uds}_2048" ] || say "warning: nothing listens on ${uds}_2048 yet (start vaccel-agent --vm NAME=$uds)"
+launcher_setup
 
 kernel_args="console=ttyS0 quiet panic=-1 vaccel_job=$job $append"
 qemu_base=(qemu-system-x86_64 -nodefaults -nographic -no-reboot -serial stdio -m "${mem}M" -smp "$cpus"
@@ -92,16 +56,7 @@ pids+=($!)
 for _ in $(seq 100); do [ -S "$vhost_sock" ] && break; sleep 0.05; done
 [ -S "$vhost_sock" ] || die "vhost-device-vsock did not start: $(cat "$run/vhost.log")"
 
-set +e
-timeout --kill-after=5 "$timeout" "${qemu_base[@]}" -cpu "$cpu" \
+launcher_boot "${qemu_base[@]}" -cpu "$cpu" \
 	-machine "q35,accel=$accel,memory-backend=mem" -object "memory-backend-memfd,id=mem,size=${mem}M,share=on" \
 	-chardev "socket,id=vv,path=$vhost_sock" -device vhost-user-vsock-pci,chardev=vv \
-	-append "$kernel_args" </dev/null &
-qemu=$!
-pids+=($qemu)
-echo "$qemu" >"${VACCEL_VM_PIDFILE:-/dev/null}"
-wait $qemu
-rc=$?
-set -e
-[ $rc = 124 ] && say "the guest ran past the ${timeout}s limit and was stopped"
-exit $rc
+	-append "$kernel_args"
