@@ -2,8 +2,9 @@
 //! before anything large is allocated) → resized, cropped, normalised NCHW tensors.
 
 use fast_image_resize as fr;
-use image::{ImageReader, Limits, RgbImage};
+use image::{ColorType, DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 use std::io::Cursor;
+use std::sync::Mutex;
 use vaccel_plugin::PluginError;
 
 /// Largest width or height accepted (a 16k × 16k RGB image is 768 MiB).
@@ -11,12 +12,99 @@ pub const MAX_SIDE: u32 = 16_384;
 /// Most memory the decoder may allocate.
 pub const MAX_ALLOC: u64 = 1 << 30;
 
-/// Decode encoded image bytes to RGB.
+/// Decoded pixel buffers kept for the next decode, at most this many bytes in all (two 4K
+/// photos).
+///
+/// A 4K photo decodes to ~29 MB. Freeing that and allocating it again on the next call
+/// costs ~7 500 page faults (~10 ms) on a worker thread, whose malloc arena hands large
+/// blocks back to the kernel; reusing the buffer costs none.
+pub const POOL_BYTES: usize = 64 << 20;
+
+static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+/// A decoded RGB image whose buffer goes back to a small pool when dropped.
+#[derive(Debug)]
+pub struct Picture(RgbImage);
+
+impl std::ops::Deref for Picture {
+    type Target = RgbImage;
+    fn deref(&self) -> &RgbImage {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Picture {
+    fn deref_mut(&mut self) -> &mut RgbImage {
+        &mut self.0
+    }
+}
+
+impl Drop for Picture {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.0).into_raw());
+    }
+}
+
+/// A buffer of exactly `len` bytes, reusing a pooled one when one is large enough. Its
+/// contents are unspecified (the decoder overwrites all of it).
+fn take_buffer(len: usize) -> Vec<u8> {
+    let reused = {
+        let mut pool = POOL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The smallest buffer that fits, so large ones stay for large images.
+        let best = pool
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= len)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i);
+        best.map(|i| pool.swap_remove(i))
+    };
+    let mut buf = reused.unwrap_or_default();
+    if buf.len() >= len {
+        buf.truncate(len);
+    } else {
+        buf.resize(len, 0);
+    }
+    buf
+}
+
+fn give_back(buf: Vec<u8>) {
+    let mut pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let held: usize = pool.iter().map(Vec::capacity).sum();
+    if held + buf.capacity() <= POOL_BYTES {
+        pool.push(buf);
+    } else if let Some((i, _)) = pool
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.capacity() < buf.capacity())
+        .min_by_key(|(_, b)| b.capacity())
+    {
+        // Keep the larger buffer if that stays within the bound.
+        if held - pool[i].capacity() + buf.capacity() <= POOL_BYTES {
+            pool[i] = buf;
+        }
+    }
+}
+
+/// Bytes held by the pool of decoded-image buffers (for tests and diagnostics).
+pub fn pooled_bytes() -> usize {
+    let pool = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    pool.iter().map(Vec::capacity).sum()
+}
+
+/// Decode encoded image bytes to RGB. Images that decode to 8-bit RGB (JPEG, RGB PNG) go
+/// straight into a reused buffer; others are converted.
 ///
 /// # Errors
 /// `EINVAL` naming what is wrong: empty input, unknown format, corrupt or truncated data,
 /// dimensions over the limit (refused from the header, before decoding).
-pub fn decode(bytes: &[u8]) -> Result<RgbImage, PluginError> {
+pub fn decode(bytes: &[u8]) -> Result<Picture, PluginError> {
     if bytes.is_empty() {
         return Err(PluginError::invalid("image is empty (0 bytes)"));
     }
@@ -34,16 +122,37 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, PluginError> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| {
+    let bad = |e: &dyn std::fmt::Display| {
         PluginError::invalid(format!(
             "cannot decode {format:?} image ({} bytes): {e}",
             bytes.len()
         ))
-    })?;
-    if img.width() == 0 || img.height() == 0 {
+    };
+    let decoder = reader.into_decoder().map_err(|e| bad(&e))?;
+    let (w, h) = decoder.dimensions();
+    if w == 0 || h == 0 {
         return Err(PluginError::invalid("image has no pixels"));
     }
-    Ok(img.into_rgb8())
+    let total = decoder.total_bytes();
+    if total > MAX_ALLOC {
+        return Err(bad(&format_args!(
+            "{w}x{h} needs {total} bytes, over the {MAX_ALLOC}-byte limit"
+        )));
+    }
+    let img = if decoder.color_type() == ColorType::Rgb8 {
+        let len = usize::try_from(total).map_err(|e| bad(&e))?;
+        let mut buf = take_buffer(len);
+        if let Err(e) = decoder.read_image(&mut buf) {
+            give_back(buf);
+            return Err(bad(&e));
+        }
+        RgbImage::from_raw(w, h, buf).ok_or_else(|| bad(&"decoder size mismatch"))?
+    } else {
+        DynamicImage::from_decoder(decoder)
+            .map_err(|e| bad(&e))?
+            .into_rgb8()
+    };
+    Ok(Picture(img))
 }
 
 /// Resize a region of `src` to `out_w × out_h` (bilinear).
@@ -142,6 +251,47 @@ mod tests {
         p[20..24].copy_from_slice(&100_000u32.to_be_bytes());
         let e = decode(&p).unwrap_err();
         assert!(e.message.contains("cannot decode"), "{}", e.message);
+    }
+
+    #[test]
+    fn reused_buffers_give_the_same_pixels_as_a_fresh_decode() {
+        // Large first, so the smaller images land in a reused buffer with stale bytes.
+        for (w, h) in [(640, 480), (320, 240), (17, 5), (640, 480)] {
+            let bytes = png(w, h);
+            let fresh = image::load_from_memory(&bytes).unwrap().into_rgb8();
+            let got = decode(&bytes).unwrap();
+            assert_eq!(got.dimensions(), (w, h));
+            assert!(*got == fresh, "{w}x{h} differs from a fresh decode");
+        }
+        assert!(pooled_bytes() >= 640 * 480 * 3);
+    }
+
+    #[test]
+    fn grey_and_rgba_images_are_converted_to_rgb() {
+        let grey = image::GrayImage::from_fn(9, 4, |x, _| image::Luma([x as u8 * 20]));
+        let rgba = image::RgbaImage::from_fn(9, 4, |x, y| image::Rgba([x as u8, y as u8, 3, 99]));
+        for img in [
+            image::DynamicImage::from(grey),
+            image::DynamicImage::from(rgba),
+        ] {
+            let mut bytes = Vec::new();
+            img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+                .unwrap();
+            assert!(*decode(&bytes).unwrap() == img.to_rgb8());
+        }
+    }
+
+    #[test]
+    fn the_pool_stays_within_its_bound() {
+        for _ in 0..4 {
+            give_back(Vec::with_capacity(POOL_BYTES / 3));
+        }
+        give_back(Vec::with_capacity(POOL_BYTES / 2));
+        assert!(pooled_bytes() <= POOL_BYTES);
+        let b = take_buffer(POOL_BYTES / 2);
+        assert_eq!(b.len(), POOL_BYTES / 2);
+        give_back(b);
+        assert!(pooled_bytes() <= POOL_BYTES);
     }
 
     #[test]
