@@ -153,5 +153,19 @@ else
 	bad "restart" "the guest's client never ran: $(tail -c 1000 "$work/watch.log")"
 fi
 
+# --- 4. every VMM and vsock device the launchers started is gone -------------------------
+left=
+for _ in $(seq 50); do
+	left=$(pgrep -af -- "$out/vmlinux|--uds-path $uds" || true)
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+if [ -z "$left" ]; then
+	ok "no VMM or vhost-device-vsock process left behind (the killed guest's included)"
+else
+	bad "clean-up" "still running: $(cut -c1-160 <<<"$left" | tr '\n' '|')"
+	pkill -KILL -f -- "$out/vmlinux|--uds-path $uds" || true
+fi
+
 echo "vm: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -20,6 +20,7 @@ vm_packages() {
 	[ -x /bin/busybox ] && file_is_static /bin/busybox || missing+=(busybox-static)
 	command -v cpio >/dev/null || missing+=(cpio)
 	command -v xz >/dev/null || missing+=(xz-utils)
+	command -v pgrep >/dev/null || missing+=(procps)
 	if [ ${#missing[@]} -gt 0 ]; then
 		say "installing ${missing[*]}"
 		as_root apt-get update -qq
@@ -98,7 +99,16 @@ launcher_boot() {
 	timeout --kill-after=5 "$timeout" "$@" </dev/null &
 	local vmm=$!
 	pids+=($vmm)
-	echo "$vmm" >"${VACCEL_VM_PIDFILE:-/dev/null}"
+	if [ -n "${VACCEL_VM_PIDFILE:-}" ]; then
+		# The VMM itself (timeout's child), so that killing it kills the guest and nothing
+		# is left behind; timeout's own pid only if the VMM has not started within 2 s.
+		local child=
+		for _ in $(seq 100); do
+			child=$(pgrep -P $vmm | head -1) && [ -n "$child" ] && break
+			sleep 0.02
+		done
+		echo "${child:-$vmm}" >"$VACCEL_VM_PIDFILE"
+	fi
 	wait $vmm
 	local rc=$?
 	set -e

@@ -51,7 +51,7 @@ cpu=max
 say "accelerator: $accel$([ $accel = tcg ] && echo ' (software emulation: the guest CPU is emulated)')"
 
 vhost_sock="$run/vhost.sock"
-"$vhost" --guest-cid 3 --socket "$vhost_sock" --uds-path "$uds" >"$run/vhost.log" 2>&1 &
+"$vhost" --guest-cid 3 --socket "$vhost_sock" --uds-path "$uds" --tx-buffer-size "${VACCEL_VSOCK_TX_BUFFER:-65536}" >"$run/vhost.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$vhost_sock" ] && break; sleep 0.05; done
 [ -S "$vhost_sock" ] || die "vhost-device-vsock did not start: $(cat "$run/vhost.log")"
