@@ -4,33 +4,44 @@
 //! TCP — with the host's plugins. [`run`] takes its listeners and a shutdown signal from
 //! the caller (so tests run a real agent on a temporary socket).
 //!
-//! * [`tenant`] — each connection's own namespace of sessions and resources, its limits,
-//!   and the operator's rules (exec allow-list, uploaded code, model catalogue).
-//! * [`conn`] — framing, handshake, in-order control messages, ops on the worker pool.
-//! * [`pool`] — the worker threads that run plugin calls (spin briefly, then sleep).
+//! docs/SECURITY.md is the threat model: guests and remote clients are hostile, and every
+//! limit below is there to keep one of them from hurting the host or the others.
+//!
+//! * [`slots`] — connection caps, in total and per peer, taken before a connection is served.
+//! * [`conn`] — one connection's state machine: handshake, admission, reassembly, replies.
+//! * [`tenant`] — each connection's own namespace of sessions and resources, and the
+//!   operator's rules (exec allow-list, uploaded code, model catalogue).
+//! * [`upload`] — offered resources and their blobs as they stream in.
+//! * [`budget`] — the agent-wide memory budget and each tenant's share of it.
+//! * [`pool`] — the worker threads that run plugin calls, fair across tenants.
 //! * [`store`] — content-addressed blobs: one copy per distinct blob across tenants.
 //! * [`metrics`] — Prometheus text on `--metrics`.
 
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod config;
 pub mod conn;
 pub mod metrics;
 pub mod pool;
+pub mod slots;
 pub mod store;
 pub mod tenant;
+pub mod upload;
 
 pub use config::{AgentConfig, Limits};
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vaccel_transport::server::Listener;
 
 /// A running agent's shared parts.
 pub struct Agent {
     shared: Arc<tenant::Shared>,
+    slots: Arc<slots::Slots>,
     ctx: Arc<conn::Context>,
 }
 
@@ -52,11 +63,11 @@ impl Agent {
             server: format!("vaccel-agent {}", env!("CARGO_PKG_VERSION")),
         };
         Ok(Agent {
-            shared: Arc::new(tenant::Shared {
-                rt,
-                store: store::BlobStore::default(),
-                config,
-            }),
+            slots: slots::Slots::new(
+                config.limits.connections,
+                config.limits.connections_per_peer,
+            ),
+            shared: Arc::new(tenant::Shared::new(rt, config)),
             ctx: Arc::new(ctx),
         })
     }
@@ -64,6 +75,16 @@ impl Agent {
     /// Blobs held in the content-addressed store.
     pub fn live_blobs(&self) -> usize {
         self.shared.store.live()
+    }
+
+    /// Bytes charged to the agent's memory budget now.
+    pub fn memory_used(&self) -> u64 {
+        self.shared.budget.used()
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.slots.open()
     }
 
     /// The metrics text.
@@ -85,19 +106,36 @@ impl Agent {
         static NEXT_TENANT: AtomicU64 = AtomicU64::new(1);
         let mut tasks = tokio::task::JoinSet::new();
         for l in listeners {
-            let (shared, ctx) = (self.shared.clone(), self.ctx.clone());
+            let (shared, ctx, slots) = (self.shared.clone(), self.ctx.clone(), self.slots.clone());
             tracing::info!(address = l.local(), "listening");
             tasks.spawn(async move {
                 let mut conns = tokio::task::JoinSet::new();
+                let mut backoff = Backoff::default();
                 loop {
                     match l.accept().await {
                         Ok((c, peer)) => {
+                            backoff.reset();
                             let id = NEXT_TENANT.fetch_add(1, Ordering::Relaxed);
-                            conns.spawn(conn::serve(c, peer, id, shared.clone(), ctx.clone()));
+                            match slots.take(&peer.key) {
+                                Ok(slot) => {
+                                    let serve =
+                                        conn::serve(c, peer, id, shared.clone(), ctx.clone());
+                                    conns.spawn(async move {
+                                        serve.await;
+                                        drop(slot);
+                                    });
+                                }
+                                Err(why) => {
+                                    ctx.metrics.refused();
+                                    tracing::warn!(peer = peer.addr, "connection refused: {why}");
+                                    slots::refuse(c, why);
+                                }
+                            }
                         }
                         Err(e) => {
+                            // Out of descriptors (EMFILE) and the like: wait, then retry.
                             tracing::warn!("accept on {} failed: {e}", l.local());
-                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            backoff.wait().await;
                         }
                     }
                     while conns.try_join_next().is_some() {}
@@ -107,26 +145,70 @@ impl Agent {
         if let Some(m) = metrics {
             let ctx = self.ctx.clone();
             tracing::info!(address = ?m.local_addr().ok(), "metrics");
-            tasks.spawn(async move {
-                loop {
-                    let Ok((mut s, _)) = m.accept().await else { continue };
-                    let body = ctx.metrics.render();
-                    tokio::spawn(async move {
-                        let mut req = [0u8; 1024];
-                        let _ = s.read(&mut req).await;
-                        let head = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        );
-                        let _ = s.write_all(head.as_bytes()).await;
-                        let _ = s.write_all(body.as_bytes()).await;
-                    });
-                }
-            });
+            tasks.spawn(serve_metrics(m, ctx));
         }
         shutdown.await;
         tracing::info!("shutting down: closing connections");
         tasks.shutdown().await;
         Ok(())
+    }
+}
+
+/// Waits between failed accepts: 10 ms, doubling up to 1 s, so a listener out of
+/// descriptors neither spins nor stays away long once one is free.
+#[derive(Default)]
+struct Backoff(u32);
+
+impl Backoff {
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+
+    async fn wait(&mut self) {
+        let ms = (10u64 << self.0.min(7)).min(1000);
+        self.0 += 1;
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+/// Metrics connections served at once; more wait to be accepted.
+const METRICS_CONNECTIONS: usize = 8;
+/// How long a metrics client has to send its request and take the answer.
+const METRICS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serve Prometheus text to anyone who connects: one answer per connection, then close;
+/// at most [`METRICS_CONNECTIONS`] at once, each closed after [`METRICS_TIMEOUT`].
+async fn serve_metrics(m: tokio::net::TcpListener, ctx: Arc<conn::Context>) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(METRICS_CONNECTIONS));
+    let mut backoff = Backoff::default();
+    loop {
+        let permit = permits.clone().acquire_owned().await.expect("never closed");
+        let mut s = match m.accept().await {
+            Ok((s, _)) => {
+                backoff.reset();
+                s
+            }
+            Err(e) => {
+                tracing::warn!("metrics accept failed: {e}");
+                backoff.wait().await;
+                continue;
+            }
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(METRICS_TIMEOUT, async {
+                let mut req = [0u8; 1024];
+                let _ = s.read(&mut req).await;
+                let body = ctx.metrics.render();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(body.as_bytes()).await;
+            })
+            .await;
+            drop(permit);
+        });
     }
 }

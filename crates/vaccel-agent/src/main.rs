@@ -4,6 +4,8 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use std::time::Duration;
+use vaccel_agent::config::parse_bytes;
 use vaccel_agent::{Agent, AgentConfig};
 use vaccel_transport::Address;
 use vaccel_transport::server::Listener;
@@ -44,18 +46,50 @@ struct Cli {
     /// once). Spinning saves the wake-up (several µs) on back-to-back small calls.
     #[arg(long, default_value_t = 100)]
     worker_spin_us: u64,
-    /// Requests in flight per tenant.
+    /// Requests in flight per connection (replies not yet written included); a client
+    /// with this many is not read from until one is answered.
     #[arg(long, default_value_t = 64)]
     max_in_flight: usize,
-    /// Sessions per tenant.
+    /// Sessions per connection.
     #[arg(long, default_value_t = 256)]
     max_sessions: usize,
-    /// Resource bytes per tenant.
-    #[arg(long, default_value_t = 2 << 30)]
-    max_resource_bytes: u64,
-    /// Requests per second per tenant.
+    /// Resource uploads in progress per connection.
+    #[arg(long, default_value_t = 64)]
+    max_uploads: usize,
+    /// Memory one connection may make the agent hold: read buffer, requests, replies,
+    /// resources (bytes; K, M, G suffixes).
+    #[arg(long, default_value = "2G", value_parser = parse_bytes)]
+    tenant_memory: u64,
+    /// Memory all connections together may make the agent hold (default: half the host's).
+    #[arg(long, value_parser = parse_bytes)]
+    memory_budget: Option<u64>,
+    /// Largest request reassembled from frames (bytes; blobs stream and are not limited
+    /// by this).
+    #[arg(long, default_value = "512M", value_parser = parse_bytes)]
+    max_message: u64,
+    /// Requests per second per connection.
     #[arg(long, default_value_t = 50_000.0)]
     rate: f64,
+    /// Requests a connection may send in a burst above the rate.
+    #[arg(long, default_value_t = 5_000.0)]
+    burst: f64,
+    /// Connections in all (default: what the file-descriptor limit leaves room for, at
+    /// most 4096).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Connections from one peer: a vsock CID, a Unix peer process, a TCP address.
+    #[arg(long, default_value_t = 256)]
+    max_connections_per_peer: usize,
+    /// Seconds a new connection has to say Hello.
+    #[arg(long, default_value_t = 10.0)]
+    handshake_timeout: f64,
+    /// Seconds after which a connection with nothing in flight and nothing sent is
+    /// closed (0: never).
+    #[arg(long, default_value_t = 3600.0)]
+    idle_timeout: f64,
+    /// Seconds a client has to take a reply before its connection is closed.
+    #[arg(long, default_value_t = 60.0)]
+    write_timeout: f64,
 }
 
 async fn shutdown_signal() {
@@ -126,10 +160,34 @@ async fn serve() -> Result<()> {
     config.token = cli.token.map(String::into_bytes);
     config.workers = cli.workers;
     config.worker_spin_us = Some(cli.worker_spin_us);
-    config.limits.in_flight = cli.max_in_flight.max(1);
-    config.limits.sessions = cli.max_sessions;
-    config.limits.resource_bytes = cli.max_resource_bytes;
-    config.limits.rate = cli.rate;
+    let secs = |what: &str, s: f64| {
+        Duration::try_from_secs_f64(s)
+            .map_err(|_| anyhow::anyhow!("--{what} {s}: not a number of seconds"))
+    };
+    let l = &mut config.limits;
+    l.in_flight = cli.max_in_flight.max(1);
+    l.sessions = cli.max_sessions;
+    l.uploads = cli.max_uploads;
+    l.tenant_memory = cli.tenant_memory;
+    if let Some(b) = cli.memory_budget {
+        l.memory_budget = b;
+    }
+    l.max_message = usize::try_from(cli.max_message).unwrap_or(usize::MAX);
+    l.rate = cli.rate;
+    l.burst = cli.burst;
+    if let Some(c) = cli.max_connections {
+        l.connections = c;
+    }
+    l.connections_per_peer = cli.max_connections_per_peer;
+    l.handshake_timeout = secs("handshake-timeout", cli.handshake_timeout)?;
+    l.idle_timeout = Some(secs("idle-timeout", cli.idle_timeout)?).filter(|d| !d.is_zero());
+    l.write_timeout = secs("write-timeout", cli.write_timeout)?;
+    anyhow::ensure!(
+        l.tenant_memory <= l.memory_budget,
+        "--tenant-memory {} is more than the agent's --memory-budget {}",
+        l.tenant_memory,
+        l.memory_budget
+    );
 
     let mut addresses: Vec<Address> = cli
         .addresses

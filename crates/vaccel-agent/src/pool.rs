@@ -1,6 +1,15 @@
-//! The worker pool that runs plugin calls: a fixed number of OS threads fed from one FIFO
-//! queue (first come, first served across tenants), so plugin work never runs on the I/O
-//! threads and never more than `workers` calls run at once.
+//! The worker pool that runs plugin calls: a fixed number of OS threads, so plugin work
+//! never runs on the I/O threads and never more than `workers` calls run at once.
+//!
+//! **Fair across tenants.** Each tenant has its own queue, and a free worker takes the
+//! next job of the tenant that has had the least worker time so far (its *virtual time*:
+//! the measured run time of its jobs, start-time fair queuing). A tenant that sends
+//! expensive ops therefore shares the workers instead of taking them: a tenant whose
+//! queue was empty comes back at the current virtual time (it banks no credit while idle)
+//! and is served before the busy ones that have had more. A job's cost is known only
+//! once it ran, so when it starts its tenant is charged an estimate (a moving average of
+//! its recent jobs) that is corrected when it ends; a second worker therefore does not
+//! pick the same expensive tenant again just because its first job is still running.
 //!
 //! Waking a sleeping thread costs several microseconds on a small VM — as much as the
 //! whole round trip of a small call. So a worker that runs out of jobs first *spins* for
@@ -11,7 +20,7 @@
 //! no worker is spinning does a submission wake a sleeper. An idle agent spins for at
 //! most that long after its last job, then sleeps.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -30,10 +39,81 @@ struct Inner {
     spin: Duration,
 }
 
+/// Cost charged to a tenant for its first job, before anything was measured.
+const FIRST_ESTIMATE_NS: u64 = 100_000;
+
 #[derive(Default)]
 struct Queue {
-    jobs: VecDeque<Job>,
+    tenants: HashMap<u64, TenantQueue>,
+    /// Tenants with queued jobs.
+    ready: Vec<u64>,
+    /// The virtual time of the job picked last: where a tenant that was idle starts.
+    floor: u64,
     sleeping: usize,
+}
+
+struct TenantQueue {
+    jobs: VecDeque<Job>,
+    /// Worker time used, in ns, with running jobs counted at their estimate.
+    vtime: u64,
+    /// Expected cost of its next job, in ns.
+    estimate: u64,
+    running: usize,
+}
+
+impl Queue {
+    fn push(&mut self, tenant: u64, job: Job) {
+        let floor = self.floor;
+        let t = self.tenants.entry(tenant).or_insert_with(|| TenantQueue {
+            jobs: VecDeque::new(),
+            vtime: floor,
+            estimate: FIRST_ESTIMATE_NS,
+            running: 0,
+        });
+        if t.jobs.is_empty() {
+            // Back from idle: no credit banked while it was away.
+            t.vtime = t.vtime.max(floor);
+            self.ready.push(tenant);
+        }
+        t.jobs.push_back(job);
+    }
+
+    /// The next job of the ready tenant with the least virtual time, charged its estimate.
+    fn pop(&mut self) -> Option<(u64, u64, Job)> {
+        let tenants = &self.tenants;
+        let (i, _) = self
+            .ready
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, id)| tenants.get(id).map_or(u64::MAX, |t| t.vtime))?;
+        let id = self.ready[i];
+        let t = self
+            .tenants
+            .get_mut(&id)
+            .expect("ready tenants have a queue");
+        let job = t.jobs.pop_front().expect("ready tenants have jobs");
+        self.floor = self.floor.max(t.vtime);
+        t.vtime += t.estimate;
+        t.running += 1;
+        let estimate = t.estimate;
+        if t.jobs.is_empty() {
+            self.ready.swap_remove(i);
+        }
+        Some((id, estimate, job))
+    }
+
+    /// A job of `tenant` charged `estimate` took `took` ns: correct its virtual time.
+    fn done(&mut self, tenant: u64, estimate: u64, took: u64) {
+        if let Some(t) = self.tenants.get_mut(&tenant) {
+            t.vtime = t.vtime - estimate + took;
+            t.estimate = (3 * t.estimate + took) / 4;
+            t.running -= 1;
+            if t.running == 0 && t.jobs.is_empty() && t.vtime <= self.floor {
+                // Nothing to remember: it would start at the floor anyway.
+                self.tenants.remove(&tenant);
+            }
+        }
+    }
 }
 
 /// The pool; dropping it lets the workers finish their current job and exit.
@@ -68,10 +148,11 @@ impl Pool {
         Ok(Pool { inner })
     }
 
-    /// Queue a job; it runs on a worker as soon as one is free.
-    pub fn submit(&self, job: Job) {
+    /// Queue a job of `tenant`; it runs when a worker is free and no tenant that has had
+    /// less worker time is waiting.
+    pub fn submit(&self, tenant: u64, job: Job) {
         let mut q = lock(&self.inner.queue);
-        q.jobs.push_back(job);
+        q.push(tenant, job);
         let queued = self.inner.queued.fetch_add(1, Ordering::SeqCst) + 1;
         // Spinning workers will see `queued`; wake a sleeper for what they cannot take.
         // (SeqCst pairs with the spinner's decrement-then-check: one sees the other.)
@@ -90,24 +171,31 @@ impl Drop for Pool {
 }
 
 impl Inner {
-    fn take(&self) -> Option<Job> {
+    fn take(&self) -> Option<(u64, u64, Job)> {
         let mut q = lock(&self.queue);
-        let job = q.jobs.pop_front();
+        let job = q.pop();
         if job.is_some() {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             // More waiting than we can take: pass the wake-up on.
-            if !q.jobs.is_empty() && q.sleeping > 0 {
+            if !q.ready.is_empty() && q.sleeping > 0 {
                 self.ready.notify_one();
             }
         }
         job
     }
 
+    fn run(&self, (tenant, estimate, job): (u64, u64, Job)) {
+        let t0 = Instant::now();
+        // Jobs catch their own panics; this keeps the worker alive regardless.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        let took = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX / 4);
+        lock(&self.queue).done(tenant, estimate, took);
+    }
+
     fn work(&self) {
         while !self.stop.load(Ordering::Relaxed) {
             if let Some(job) = self.take() {
-                // Jobs catch their own panics; this keeps the worker alive regardless.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                self.run(job);
                 continue;
             }
             // One spinner at a time: more would only take CPU from the callers.
@@ -129,7 +217,7 @@ impl Inner {
             }
             let mut q = lock(&self.queue);
             q.sleeping += 1;
-            while q.jobs.is_empty() && !self.stop.load(Ordering::Relaxed) {
+            while q.ready.is_empty() && !self.stop.load(Ordering::Relaxed) {
                 q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
             }
             q.sleeping -= 1;
@@ -149,7 +237,7 @@ mod tests {
             let (tx, rx) = channel();
             for i in 0..1000 {
                 let tx = tx.clone();
-                pool.submit(Box::new(move || tx.send(i).unwrap()));
+                pool.submit(1, Box::new(move || tx.send(i).unwrap()));
                 if i % 100 == 0 {
                     // Let the workers go to sleep now and then.
                     std::thread::sleep(Duration::from_millis(2));
@@ -169,13 +257,16 @@ mod tests {
         let (tx, rx) = channel();
         for _ in 0..30 {
             let (running, most, tx) = (running.clone(), most.clone(), tx.clone());
-            pool.submit(Box::new(move || {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(2));
-                running.fetch_sub(1, Ordering::SeqCst);
-                tx.send(()).unwrap();
-            }));
+            pool.submit(
+                1,
+                Box::new(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(2));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    tx.send(()).unwrap();
+                }),
+            );
         }
         for _ in 0..30 {
             rx.recv().unwrap();
@@ -183,12 +274,62 @@ mod tests {
         assert_eq!(most.load(Ordering::SeqCst), 3);
     }
 
+    /// Run `jobs` (tenant, job length) on one worker, all queued before the first starts;
+    /// the order in which tenants were served.
+    fn served_order(jobs: &[(u64, Duration)]) -> Vec<u64> {
+        let pool = Pool::new(1, Duration::ZERO).unwrap();
+        let (gate_tx, gate_rx) = channel::<()>();
+        // Hold the worker until everything is queued.
+        pool.submit(0, Box::new(move || gate_rx.recv().unwrap()));
+        let (tx, rx) = channel();
+        for &(tenant, took) in jobs {
+            let tx = tx.clone();
+            pool.submit(
+                tenant,
+                Box::new(move || {
+                    std::thread::sleep(took);
+                    tx.send(tenant).unwrap();
+                }),
+            );
+        }
+        gate_tx.send(()).unwrap();
+        (0..jobs.len()).map(|_| rx.recv().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_tenant_with_expensive_jobs_shares_the_worker_by_time() {
+        let ms = Duration::from_millis;
+        // Tenant 1 queues 10 jobs of 20 ms, tenant 2 then 30 jobs of 1 ms.
+        let mut jobs = vec![(1, ms(20)); 10];
+        jobs.extend(vec![(2, ms(1)); 30]);
+        let order = served_order(&jobs);
+        // Equal time: about 20 cheap jobs for each expensive one. Within the first 12
+        // served, tenant 1 gets two at most (one before anything was measured).
+        let first: Vec<u64> = order[..12].to_vec();
+        let expensive = first.iter().filter(|t| **t == 1).count();
+        assert!(
+            expensive <= 2,
+            "expensive tenant took {expensive} of {first:?}"
+        );
+        assert_eq!(order.iter().filter(|t| **t == 2).count(), 30);
+    }
+
+    #[test]
+    fn one_job_does_not_wait_behind_another_tenants_queue() {
+        let ms = Duration::from_millis;
+        let mut jobs = vec![(1, ms(5)); 8];
+        jobs.push((2, ms(1)));
+        let order = served_order(&jobs);
+        let late = order.iter().position(|t| *t == 2).unwrap();
+        assert!(late <= 1, "served at {late}: {order:?}");
+    }
+
     #[test]
     fn a_panicking_job_does_not_take_its_worker_down() {
         let pool = Pool::new(1, Duration::ZERO).unwrap();
-        pool.submit(Box::new(|| panic!("job failed")));
+        pool.submit(1, Box::new(|| panic!("job failed")));
         let (tx, rx) = channel();
-        pool.submit(Box::new(move || tx.send(7).unwrap()));
+        pool.submit(1, Box::new(move || tx.send(7).unwrap()));
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 7);
     }
 }

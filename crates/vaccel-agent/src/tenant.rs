@@ -5,12 +5,18 @@
 //! Safety rules applied before any plugin runs: guests never name host paths except the
 //! operator-listed `exec` pairs; uploaded libraries run only with `--allow-uploaded-code`;
 //! host models are reachable only by catalogue name.
+//!
+//! Memory: what a tenant holds is charged to its [`Share`] of the agent's budget — each
+//! resource's blobs at their real size, even when the agent holds them once for several
+//! tenants (see [`crate::budget`]).
 
+use crate::budget::{Budget, Charge, Share};
 use crate::config::AgentConfig;
-use crate::store::BlobStore;
-use sha2::{Digest, Sha256};
+use crate::store::{BlobStore, StoredBlob};
+use crate::upload::{BlobSink, Upload, Uploads};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 use vaccel::{ArgType, Args, HostBlob, OpType, Resource, ResourceType, Runtime, Session, code};
 use vaccel_proto::{ArgRef, BlobInfo, Message, OpMessage, WireArg};
@@ -21,8 +27,102 @@ pub struct Shared {
     pub rt: Runtime,
     /// Content-addressed blobs.
     pub store: BlobStore,
+    /// The agent-wide memory budget.
+    pub budget: Arc<Budget>,
     /// Operator configuration.
     pub config: AgentConfig,
+    /// Catalogue models read from disk, by name: read once while any tenant holds them.
+    catalogue: Mutex<HashMap<String, CatalogueEntry>>,
+}
+
+/// A catalogue model's files as read: names and the stored blobs (while anyone holds them).
+type CatalogueEntry = Vec<(String, Weak<StoredBlob>)>;
+
+impl Shared {
+    /// Shared state for a runtime and a configuration.
+    pub fn new(rt: Runtime, config: AgentConfig) -> Shared {
+        Shared {
+            rt,
+            store: BlobStore::default(),
+            budget: Budget::new(config.limits.memory_budget),
+            config,
+            catalogue: Mutex::default(),
+        }
+    }
+
+    /// The blobs of catalogue model `name`, read from disk (and charged to the agent)
+    /// unless they are held already.
+    fn catalogue_model(&self, name: &str) -> Result<Vec<(String, Arc<StoredBlob>)>, Failure> {
+        let path = self.config.models.get(name).ok_or_else(|| {
+            Failure::new(
+                code::ENOENT,
+                format!("no model named {name:?} in the operator's catalogue"),
+            )
+        })?;
+        let mut cache = self.catalogue.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(held) = cache.get(name).and_then(|v| {
+            v.iter()
+                .map(|(n, w)| w.upgrade().map(|b| (n.clone(), b)))
+                .collect::<Option<Vec<_>>>()
+        }) {
+            return Ok(held);
+        }
+        let mut blobs = Vec::new();
+        for file in model_files(path)? {
+            let io = |source| {
+                Failure::from(vaccel::Error::Io {
+                    path: file.clone(),
+                    source,
+                })
+            };
+            let len = std::fs::metadata(&file).map_err(io)?.len();
+            let mut charge = self
+                .budget
+                .charge(len, &format!("catalogue model {name:?}"))?;
+            let data = std::fs::read(&file).map_err(io)?;
+            // The file may have changed since: charge what was really read.
+            charge.set(data.len() as u64, &format!("catalogue model {name:?}"))?;
+            let sha: [u8; 32] =
+                sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&data))
+                    .into();
+            let file_name = file
+                .file_name()
+                .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+            blobs.push((file_name, self.store.insert(sha, data.into(), charge)));
+        }
+        cache.insert(
+            name.to_string(),
+            blobs
+                .iter()
+                .map(|(n, b)| (n.clone(), Arc::downgrade(b)))
+                .collect(),
+        );
+        Ok(blobs)
+    }
+}
+
+/// A catalogue entry's files: the file, or a directory's regular files sorted by name.
+fn model_files(path: &Path) -> Result<Vec<PathBuf>, Failure> {
+    let io = |source| {
+        Failure::from(vaccel::Error::Io {
+            path: path.into(),
+            source,
+        })
+    };
+    if !std::fs::metadata(path).map_err(io)?.is_dir() {
+        return Ok(vec![path.into()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(io)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(vaccel::Error::EmptyDirectory { path: path.into() }.into());
+    }
+    Ok(files)
 }
 
 /// A failed request: code and message for the `Error` reply.
@@ -41,6 +141,14 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// As an `Error` reply.
+    pub fn into_message(self) -> Message {
+        Message::Error {
+            code: self.code,
+            message: self.message,
+        }
+    }
 }
 
 impl From<vaccel::Error> for Failure {
@@ -49,47 +157,20 @@ impl From<vaccel::Error> for Failure {
     }
 }
 
-struct Upload {
-    resource_type: ResourceType,
-    blobs: Vec<BlobInfo>,
-    have: Vec<Option<Arc<[u8]>>>,
-    /// Blobs whose bytes are arriving now.
-    receiving: Vec<bool>,
-    bytes: u64,
-}
-
-/// A blob being received: its final buffer, filled in order.
-pub struct BlobSink {
-    upload: u64,
-    index: u32,
-    data: Arc<[u8]>,
-    filled: usize,
-    overrun: bool,
-}
-
-impl BlobSink {
-    /// Append received bytes (past the announced length they are dropped, and finishing
-    /// the blob fails).
-    pub fn write(&mut self, bytes: &[u8]) {
-        let end = self.filled.saturating_add(bytes.len());
-        match Arc::get_mut(&mut self.data).and_then(|d| d.get_mut(self.filled..end)) {
-            Some(dst) if !self.overrun => {
-                dst.copy_from_slice(bytes);
-                self.filled = end;
-            }
-            _ => self.overrun = true,
-        }
-    }
+/// A resource the tenant holds, with its blobs and the tenant's charge for each.
+struct Held {
+    resource: Resource,
+    blobs: Vec<(Arc<StoredBlob>, Charge)>,
 }
 
 /// One connection's state.
 pub struct Tenant {
     shared: Arc<Shared>,
+    share: Arc<Share>,
     sessions: HashMap<i64, Session>,
-    resources: HashMap<i64, (Resource, u64)>,
-    uploads: HashMap<u64, Upload>,
+    resources: HashMap<i64, Held>,
+    uploads: Uploads,
     next_id: i64,
-    bytes_held: u64,
     tokens: f64,
     last_refill: Instant,
 }
@@ -108,6 +189,11 @@ fn str_arg(a: Option<ArgRef<'_>>) -> String {
 }
 
 impl PreparedOp {
+    /// The op's name (for metrics).
+    pub fn name(&self) -> &'static str {
+        self.op.name()
+    }
+
     /// Run it (blocking: call from a worker thread). Returns the reply.
     pub fn run(mut self) -> Message {
         let result = {
@@ -163,16 +249,16 @@ fn push_arg_mut<'a>(args: &mut Args<'a>, a: &'a mut WireArg) {
 }
 
 impl Tenant {
-    /// A new, empty tenant.
-    pub fn new(shared: Arc<Shared>) -> Self {
+    /// A new, empty tenant, charging what it holds to `share`.
+    pub fn new(shared: Arc<Shared>, share: Arc<Share>) -> Self {
         let burst = shared.config.limits.burst;
         Tenant {
             shared,
+            share,
             sessions: HashMap::new(),
             resources: HashMap::new(),
-            uploads: HashMap::new(),
+            uploads: Uploads::default(),
             next_id: 1,
-            bytes_held: 0,
             tokens: burst,
             last_refill: Instant::now(),
         }
@@ -189,9 +275,9 @@ impl Tenant {
         self.sessions.len()
     }
 
-    /// Bytes of resources held.
-    pub fn bytes_held(&self) -> u64 {
-        self.bytes_held
+    /// The tenant's memory share.
+    pub fn share(&self) -> &Arc<Share> {
+        &self.share
     }
 
     /// Take one request from the rate budget.
@@ -223,37 +309,73 @@ impl Tenant {
     fn resource(&self, id: i64) -> Result<&Resource, Failure> {
         self.resources
             .get(&id)
-            .map(|(r, _)| r)
+            .map(|h| &h.resource)
             .ok_or_else(|| Failure::new(code::ENOENT, format!("resource {id} not found")))
     }
 
-    fn hold(&mut self, bytes: u64) -> Result<(), Failure> {
-        let limit = self.shared.config.limits.resource_bytes;
-        if self.bytes_held.saturating_add(bytes) > limit {
+    /// A blob this tenant holds already (in any of its resources), charged to it again.
+    fn own_blob(&self, info: &BlobInfo) -> Result<Option<(Arc<StoredBlob>, Charge)>, Failure> {
+        let Some(b) = self
+            .resources
+            .values()
+            .flat_map(|h| &h.blobs)
+            .map(|(b, _)| b)
+            .find(|b| *b.sha256() == info.sha256)
+        else {
+            return Ok(None);
+        };
+        let len = b.data().len() as u64;
+        if len != info.len {
             return Err(Failure::new(
-                code::ENOSPC,
+                code::EINVAL,
                 format!(
-                    "resources would take {} bytes, over the {limit}-byte limit",
-                    self.bytes_held + bytes
+                    "blob {} is offered as {} bytes, but its content hash names {len} bytes",
+                    info.name, info.len
                 ),
             ));
         }
-        self.bytes_held += bytes;
-        Ok(())
+        let charge = self
+            .share
+            .charge_alone(len, &format!("blob {}", info.name))?;
+        Ok(Some((b.clone(), charge)))
     }
 
-    fn add_resource(&mut self, r: Resource, bytes: u64) -> i64 {
+    fn add_resource(
+        &mut self,
+        rt: ResourceType,
+        blobs: Vec<(String, Arc<StoredBlob>, Charge)>,
+    ) -> Result<Message, Failure> {
+        let host = blobs
+            .iter()
+            .map(|(name, b, _)| HostBlob {
+                name: name.clone(),
+                data: b.data().clone(),
+                sha256: *b.sha256(),
+            })
+            .collect();
+        let resource = Resource::from_blobs(rt, host)?;
         let id = self.id();
-        self.resources.insert(id, (r, bytes));
-        id
+        let blobs = blobs.into_iter().map(|(_, b, c)| (b, c)).collect();
+        self.resources.insert(id, Held { resource, blobs });
+        Ok(Message::ResourceReady { resource: id })
+    }
+
+    fn finish(&mut self, u: Upload) -> Result<Message, Failure> {
+        let blobs = u
+            .blobs
+            .into_iter()
+            .zip(u.have)
+            .map(|(info, have)| {
+                let (b, c) = have.expect("a finished upload has every blob");
+                (info.name, b, c)
+            })
+            .collect();
+        self.add_resource(u.resource_type, blobs)
     }
 
     /// Handle a control message (everything but `Op`); returns the reply.
     pub fn handle(&mut self, msg: Message) -> Message {
-        self.control(msg).unwrap_or_else(|f| Message::Error {
-            code: f.code,
-            message: f.message,
-        })
+        self.control(msg).unwrap_or_else(Failure::into_message)
     }
 
     fn control(&mut self, msg: Message) -> Result<Message, Failure> {
@@ -287,23 +409,22 @@ impl Tenant {
                 upload,
                 index,
                 data,
-            } => self.upload(upload, index, data),
+            } => {
+                let mut sink = self.begin_blob(upload, index, data.len() as u64)?;
+                sink.write(&data);
+                self.finish_blob(sink)
+            }
             Message::ModelByName { name } => {
-                let path = self
-                    .shared
-                    .config
-                    .models
-                    .get(&name)
-                    .cloned()
-                    .ok_or_else(|| {
-                        Failure::new(
-                            code::ENOENT,
-                            format!("no model named {name:?} in the operator's catalogue"),
-                        )
-                    })?;
-                let r = Resource::from_path(&path, ResourceType::Model)?;
-                let id = self.add_resource(r, 0);
-                Ok(Message::ResourceReady { resource: id })
+                let blobs = self.shared.catalogue_model(&name)?;
+                let mut charged = Vec::with_capacity(blobs.len());
+                for (file, b) in blobs {
+                    let c = self.share.charge_alone(
+                        b.data().len() as u64,
+                        &format!("catalogue model {name:?}"),
+                    )?;
+                    charged.push((file, b, c));
+                }
+                self.add_resource(ResourceType::Model, charged)
             }
             Message::Register { session, resource } => {
                 let s = self.session(session)?.clone();
@@ -317,9 +438,8 @@ impl Tenant {
             }
             Message::ResourceRelease { resource } => {
                 self.resource(resource)?.check_releasable()?;
-                if let Some((_, bytes)) = self.resources.remove(&resource) {
-                    self.bytes_held -= bytes;
-                }
+                // Its charges go with it; its bytes too, unless another tenant holds them.
+                self.resources.remove(&resource);
                 Ok(Message::Ok)
             }
             other => Err(Failure::new(
@@ -330,174 +450,46 @@ impl Tenant {
     }
 
     fn offer(&mut self, resource_type: u32, blobs: Vec<BlobInfo>) -> Result<Message, Failure> {
-        let rt = ResourceType::from_raw(resource_type).ok_or_else(|| {
-            Failure::new(
-                code::EINVAL,
-                format!("resource type {resource_type} is not LIB, DATA or MODEL"),
-            )
-        })?;
-        if blobs.is_empty() {
-            return Err(Failure::new(
-                code::EINVAL,
-                "a resource needs at least one blob",
-            ));
-        }
-        let bytes = blobs.iter().fold(0u64, |a, b| a.saturating_add(b.len));
-        self.hold(bytes)?;
-        let have: Vec<Option<Arc<[u8]>>> = blobs
+        let have = blobs
             .iter()
-            .map(|b| self.shared.store.get(&b.sha256))
-            .collect();
-        let missing: Vec<u32> = have
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.is_none())
-            .map(|(i, _)| i as u32)
-            .collect();
+            .map(|b| self.own_blob(b))
+            .collect::<Result<Vec<_>, _>>()?;
         let upload = self.id() as u64;
-        self.uploads.insert(
-            upload,
-            Upload {
-                resource_type: rt,
-                receiving: vec![false; blobs.len()],
-                blobs,
-                have,
-                bytes,
-            },
-        );
+        let max = self.shared.config.limits.uploads;
+        let missing = self
+            .uploads
+            .offer(upload, max, resource_type, blobs, have)?;
         if missing.is_empty() {
-            // Everything is held already: only the hashes travelled.
-            return self.finish(upload);
+            // Everything is held by this tenant already: only the hashes travelled.
+            let u = self.uploads.take_if_complete(upload).expect("complete");
+            return self.finish(u);
         }
         Ok(Message::ResourceOffered { upload, missing })
     }
 
-    fn upload(&mut self, upload: u64, index: u32, data: Vec<u8>) -> Result<Message, Failure> {
-        let mut sink = self.begin_blob(upload, index, data.len() as u64)?;
-        sink.write(&data);
-        self.finish_blob(sink)
-    }
-
-    /// Start receiving blob `index` of `upload`, announced as `len` bytes: checked against
-    /// the offer, then written straight into its final buffer as frames arrive.
+    /// Start receiving blob `index` of `upload`, announced as `len` bytes (see
+    /// [`Uploads::begin_blob`]).
     ///
     /// # Errors
-    /// `ENOENT` for an unknown upload, `EINVAL` for a wrong index or length, or a blob
-    /// already received or being received.
+    /// As [`Uploads::begin_blob`].
     pub fn begin_blob(&mut self, upload: u64, index: u32, len: u64) -> Result<BlobSink, Failure> {
-        let u = self
-            .uploads
-            .get_mut(&upload)
-            .ok_or_else(|| Failure::new(code::ENOENT, format!("upload {upload} not found")))?;
-        let i = index as usize;
-        let info = u.blobs.get(i).ok_or_else(|| {
-            Failure::new(code::EINVAL, format!("upload {upload} has no blob {index}"))
-        })?;
-        if len != info.len {
-            return Err(Failure::new(
-                code::EINVAL,
-                format!(
-                    "blob {index} ({}) has {len} bytes, {} were offered",
-                    info.name, info.len
-                ),
-            ));
-        }
-        if u.have[i].is_some() || u.receiving[i] {
-            return Err(Failure::new(
-                code::EINVAL,
-                format!(
-                    "blob {index} ({}) of upload {upload} was already sent",
-                    info.name
-                ),
-            ));
-        }
-        u.receiving[i] = true;
-        // `len` was counted against the tenant's resource bytes when it was offered.
-        let len = usize::try_from(len).map_err(|_| Failure::new(code::ENOMEM, "blob too large"))?;
-        Ok(BlobSink {
-            upload,
-            index,
-            data: vaccel::zeroed_bytes(len),
-            filled: 0,
-            overrun: false,
-        })
+        self.uploads.begin_blob(&self.share, upload, index, len)
     }
 
-    /// A received blob: verify its hash (the content address the client offered) and
-    /// keep it; the resource is ready once every missing blob arrived.
+    /// A received blob, verified and kept; the resource is ready once every missing blob
+    /// arrived.
     ///
     /// # Errors
     /// `EINVAL` when it is short or does not match its hash; the upload is then dropped.
     pub fn finish_blob(&mut self, sink: BlobSink) -> Result<Message, Failure> {
-        let BlobSink {
-            upload,
-            index,
-            data,
-            filled,
-            overrun,
-        } = sink;
-        let i = index as usize;
-        let fail = |t: &mut Tenant, f: Failure| {
-            if let Some(u) = t.uploads.remove(&upload) {
-                t.bytes_held -= u.bytes;
-            }
-            Err(f)
-        };
-        let Some(u) = self.uploads.get_mut(&upload) else {
-            return Err(Failure::new(
-                code::ENOENT,
-                format!("upload {upload} not found"),
-            ));
-        };
-        u.receiving[i] = false;
-        let name = u.blobs[i].name.clone();
-        if overrun || filled != data.len() {
-            let f = Failure::new(
-                code::EINVAL,
-                if overrun {
-                    format!(
-                        "blob {index} ({name}) overruns its {} offered bytes",
-                        data.len()
-                    )
-                } else {
-                    format!(
-                        "blob {index} ({name}) ended after {filled} of {} bytes",
-                        data.len()
-                    )
-                },
-            );
-            return fail(self, f);
+        let store = &self.shared.store;
+        match self
+            .uploads
+            .finish_blob(sink, |sha, data, charge| store.insert(sha, data, charge))?
+        {
+            Some(u) => self.finish(u),
+            None => Ok(Message::Ok),
         }
-        let sha: [u8; 32] = Sha256::digest(&data).into();
-        if sha != u.blobs[i].sha256 {
-            let f = Failure::new(
-                code::EINVAL,
-                format!("blob {index} ({name}) does not match the hash it was offered with"),
-            );
-            return fail(self, f);
-        }
-        u.have[i] = Some(self.shared.store.insert(sha, data));
-        if u.have.iter().any(Option::is_none) {
-            return Ok(Message::Ok);
-        }
-        self.finish(upload)
-    }
-
-    fn finish(&mut self, upload: u64) -> Result<Message, Failure> {
-        let u = self.uploads.remove(&upload).expect("present");
-        let blobs = u
-            .blobs
-            .iter()
-            .zip(u.have)
-            .map(|(info, data)| HostBlob {
-                name: info.name.clone(),
-                data: data.expect("all present"),
-                sha256: info.sha256,
-            })
-            .collect();
-        let r = Resource::from_blobs(u.resource_type, blobs)?;
-        let id = self.add_resource(r, u.bytes);
-        Ok(Message::ResourceReady { resource: id })
     }
 
     /// Check and translate an op for running: session lookup, operator policy, and the
@@ -569,6 +561,7 @@ impl Tenant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     impl Tenant {
         /// `prepare_op` of an op message with these fields, as the agent receives it.
@@ -594,10 +587,26 @@ mod tests {
         let rt = vaccel_builtins::register(Runtime::builder())
             .build()
             .unwrap();
-        Arc::new(Shared {
-            rt,
-            store: BlobStore::default(),
-            config,
+        Arc::new(Shared::new(rt, config))
+    }
+
+    fn tenant(sh: &Arc<Shared>) -> Tenant {
+        let share = sh.budget.share(sh.config.limits.tenant_memory);
+        Tenant::new(sh.clone(), share)
+    }
+
+    fn upload_all(t: &mut Tenant, data: &[u8]) -> Message {
+        let Message::ResourceOffered { upload, missing } = t.handle(Message::ResourceOffer {
+            resource_type: 1,
+            blobs: vec![blob(data)],
+        }) else {
+            panic!("not offered")
+        };
+        assert_eq!(missing, vec![0]);
+        t.handle(Message::BlobUpload {
+            upload,
+            index: 0,
+            data: data.to_vec(),
         })
     }
 
@@ -612,8 +621,8 @@ mod tests {
     #[test]
     fn tenants_cannot_see_each_others_ids() {
         let sh = shared(AgentConfig::default());
-        let mut a = Tenant::new(sh.clone());
-        let mut b = Tenant::new(sh);
+        let mut a = tenant(&sh);
+        let mut b = tenant(&sh);
         let Message::SessionCreated { session } = a.handle(Message::SessionCreate { hint: 0 })
         else {
             panic!()
@@ -625,44 +634,53 @@ mod tests {
     }
 
     #[test]
-    fn a_second_offer_of_the_same_bytes_needs_no_upload() {
+    fn tenants_share_the_bytes_of_a_blob_but_each_uploads_and_pays_for_it() {
         let sh = shared(AgentConfig::default());
         let data = vec![7u8; 1000];
-        let mut a = Tenant::new(sh.clone());
-        let Message::ResourceOffered { upload, missing } = a.handle(Message::ResourceOffer {
-            resource_type: 1,
-            blobs: vec![blob(&data)],
-        }) else {
-            panic!()
-        };
-        assert_eq!(missing, vec![0]);
+        let mut a = tenant(&sh);
         assert!(matches!(
-            a.handle(Message::BlobUpload {
-                upload,
-                index: 0,
-                data: data.clone()
-            }),
+            upload_all(&mut a, &data),
             Message::ResourceReady { .. }
         ));
-        let mut b = Tenant::new(sh.clone());
-        let reply = b.handle(Message::ResourceOffer {
+        // Another tenant offering the same hash is asked for the bytes: a hash alone
+        // neither obtains the blob nor tells whether the agent holds it.
+        let mut b = tenant(&sh);
+        assert!(matches!(
+            upload_all(&mut b, &data),
+            Message::ResourceReady { .. }
+        ));
+        assert_eq!(sh.store.live(), 1, "one copy of the bytes");
+        assert_eq!((a.share().used(), b.share().used()), (1000, 1000));
+        assert_eq!(sh.budget.used(), 1000, "the agent holds them once");
+        // The tenant itself holds them: a second resource needs no upload, and is paid for.
+        let r = a.handle(Message::ResourceOffer {
             resource_type: 1,
             blobs: vec![blob(&data)],
         });
+        assert!(matches!(r, Message::ResourceReady { .. }), "{r:?}");
+        assert_eq!(a.share().used(), 2000);
+        // ... and not under a false length.
+        let mut short = blob(&data);
+        short.len = 1;
+        let r = a.handle(Message::ResourceOffer {
+            resource_type: 1,
+            blobs: vec![short],
+        });
         assert!(
-            matches!(reply, Message::ResourceReady { .. }),
-            "already held: only the hash travels"
+            matches!(&r, Message::Error { code: 22, message } if message.contains("1000 bytes")),
+            "{r:?}"
         );
-        assert_eq!(sh.store.live(), 1);
         drop((a, b));
         assert_eq!(sh.store.live(), 0, "freed when the tenants go");
+        assert_eq!(sh.budget.used(), 0);
     }
 
     #[test]
     fn uploads_must_match_their_hash_and_limits() {
         let mut cfg = AgentConfig::default();
-        cfg.limits.resource_bytes = 100;
-        let mut t = Tenant::new(shared(cfg));
+        cfg.limits.tenant_memory = 100;
+        let sh = shared(cfg);
+        let mut t = tenant(&sh);
         let Message::ResourceOffered { upload, .. } = t.handle(Message::ResourceOffer {
             resource_type: 1,
             blobs: vec![blob(b"hello")],
@@ -678,18 +696,58 @@ mod tests {
             matches!(&r, Message::Error { code: 22, message } if message.contains("does not match")),
             "{r:?}"
         );
+        assert_eq!(t.share().used(), 0, "a refused blob is not held");
+        let r = upload_all(&mut t, &[0; 200]);
+        assert!(
+            matches!(&r, Message::Error { code: 12, message } if message.contains("share of 100 bytes")),
+            "{r:?}"
+        );
         let r = t.handle(Message::ResourceOffer {
             resource_type: 1,
-            blobs: vec![blob(&[0; 200])],
+            blobs: vec![BlobInfo {
+                name: "../etc/passwd".into(),
+                ..blob(b"x")
+            }],
         });
-        assert!(matches!(&r, Message::Error { code: 28, .. }), "{r:?}");
+        assert!(
+            matches!(&r, Message::Error { code: 22, message } if message.contains("file name")),
+            "{r:?}"
+        );
+        assert_eq!((t.share().used(), sh.budget.used()), (0, 0));
+    }
+
+    #[test]
+    fn catalogue_models_are_read_once_and_charged_to_each_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.onnx");
+        std::fs::write(&path, vec![3u8; 5000]).unwrap();
+        let mut cfg = AgentConfig::default();
+        cfg.models.insert("m".into(), path);
+        cfg.limits.tenant_memory = 12_000;
+        let sh = shared(cfg);
+        let mut t = tenant(&sh);
+        for _ in 0..2 {
+            let r = t.handle(Message::ModelByName { name: "m".into() });
+            assert!(matches!(r, Message::ResourceReady { .. }), "{r:?}");
+        }
+        assert_eq!(sh.store.live(), 1, "read once");
+        assert_eq!(sh.budget.used(), 5000, "agent: once");
+        assert_eq!(t.share().used(), 10_000, "tenant: per resource");
+        let r = t.handle(Message::ModelByName { name: "m".into() });
+        assert!(matches!(&r, Message::Error { code: 12, .. }), "{r:?}");
+        let r = t.handle(Message::ModelByName {
+            name: "other".into(),
+        });
+        assert!(matches!(&r, Message::Error { code: 2, .. }), "{r:?}");
+        drop(t);
+        assert_eq!((sh.store.live(), sh.budget.used()), (0, 0));
     }
 
     #[test]
     fn exec_needs_the_operators_permission() {
         let mut cfg = AgentConfig::default();
         cfg.allow_exec.insert(("/lib/ok.so".into(), "f".into()));
-        let mut t = Tenant::new(shared(cfg));
+        let mut t = tenant(&shared(cfg));
         let Message::SessionCreated { session } = t.handle(Message::SessionCreate { hint: 0 })
         else {
             panic!()
@@ -737,7 +795,7 @@ mod tests {
 
     #[test]
     fn ops_run_and_return_their_outputs() {
-        let mut t = Tenant::new(shared(AgentConfig::default()));
+        let mut t = tenant(&shared(AgentConfig::default()));
         let Message::SessionCreated { session } = t.handle(Message::SessionCreate { hint: 0 })
         else {
             panic!()

@@ -40,6 +40,16 @@ pub enum ProtoError {
         /// Bytes left.
         have: usize,
     },
+    /// A list has more items than allowed.
+    #[error("{what}: {n} items, more than the {max} allowed")]
+    TooMany {
+        /// The list.
+        what: &'static str,
+        /// Items declared.
+        n: usize,
+        /// Limit.
+        max: usize,
+    },
     /// Bytes left over after a message body.
     #[error("{0} unexpected bytes after the message")]
     Trailing(usize),

@@ -19,8 +19,8 @@ pub mod wire;
 pub use error::ProtoError;
 pub use frame::{DEFAULT_MAX_FRAME, FLAG_MORE, HEADER_LEN, Header, Reassembler};
 pub use message::{
-    ArgRef, BlobInfo, BlobUploadHead, Kind, MAGIC, Message, OpMessage, PROTO_MAJOR, PROTO_MINOR,
-    WireArg, encode_op_parts,
+    ArgRef, BlobInfo, BlobUploadHead, Kind, MAGIC, MAX_ARGS, Message, OpMessage, PROTO_MAJOR,
+    PROTO_MINOR, WireArg, encode_op_parts,
 };
 
 /// Decode everything in `buf` as a stream of frames (the fuzz target's entry point):

@@ -237,6 +237,11 @@ pub enum Message {
     Pong,
 }
 
+/// Most arguments in one list of an `Op` (read or write): upstream's ops take a few dozen
+/// at most, and a cap keeps a message of many empty args from costing far more memory
+/// decoded than on the wire.
+pub const MAX_ARGS: usize = 1024;
+
 /// Arguments this large travel borrowed (not copied) on both sides.
 const BORROW_MIN: usize = 4096;
 
@@ -306,7 +311,7 @@ pub fn encode_op_parts<'a>(
 }
 
 fn read_args(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<WireArg>, ProtoError> {
-    let n = r.count(what, 16)?;
+    let n = r.count_at_most(what, 16, MAX_ARGS)?;
     (0..n)
         .map(|_| {
             Ok(WireArg {
@@ -359,7 +364,7 @@ impl OpMessage {
         let mut r = Reader::new(&body);
         let session = r.i64("session")?;
         let op = r.u32("op")?;
-        let n = r.count("read args", 16)?;
+        let n = r.count_at_most("read args", 16, MAX_ARGS)?;
         let mut read = Vec::with_capacity(n);
         for _ in 0..n {
             let arg_type = r.u32("read args")?;
@@ -417,6 +422,22 @@ impl OpMessage {
         let body = &self.body;
         let read = self.read.iter().map(|a| a.view(body)).collect();
         (read, &mut self.write)
+    }
+
+    /// Bytes this decoded message holds in memory: the received body, the read args'
+    /// own copies and index, the write args (what a receiver charges for it).
+    pub fn footprint(&self) -> usize {
+        let read: usize = self
+            .read
+            .iter()
+            .map(|a| a.replaced.as_ref().map_or(0, Vec::capacity))
+            .sum();
+        let write: usize = self.write.iter().map(|a| a.data.capacity()).sum();
+        self.body.capacity()
+            + read
+            + write
+            + self.read.capacity() * std::mem::size_of::<InBody>()
+            + self.write.capacity() * std::mem::size_of::<WireArg>()
     }
 
     /// The write args, after the op ran.

@@ -160,6 +160,23 @@ impl<'a> Reader<'a> {
         }
         Ok(n as usize)
     }
+    /// A list count, as [`count`](Self::count), and at most `max`.
+    ///
+    /// # Errors
+    /// As [`count`](Self::count); [`ProtoError::TooMany`] past `max`.
+    pub fn count_at_most(
+        &mut self,
+        what: &'static str,
+        min_item: usize,
+        max: usize,
+    ) -> Result<usize, ProtoError> {
+        let n = self.count(what, min_item)?;
+        if n > max {
+            return Err(ProtoError::TooMany { what, n, max });
+        }
+        Ok(n)
+    }
+
     /// Bytes not read yet.
     pub fn remaining(&self) -> usize {
         self.buf.len()

@@ -278,8 +278,18 @@ pub mod server {
     pub trait Conn: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
     impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Conn for T {}
 
-    /// A boxed connection and a description of the peer.
-    pub type Accepted = (Box<dyn Conn>, String);
+    /// Who is at the other end of an accepted connection.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Peer {
+        /// For logs: the address and, for Unix sockets, the peer process.
+        pub addr: String,
+        /// The peer as a unit for per-peer limits: a vsock CID (one VM), a Unix peer
+        /// process (one VMM or vsock device per VM, or one local client), a TCP address.
+        pub key: String,
+    }
+
+    /// A boxed connection and its peer.
+    pub type Accepted = (Box<dyn Conn>, Peer);
 
     /// A bound listener.
     pub enum Listener {
@@ -354,19 +364,29 @@ pub mod server {
             Ok(match self {
                 Listener::Unix(l, p) => {
                     let (s, _) = l.accept().await?;
-                    (Box::new(s), format!("unix://{}", p.display()))
+                    // SO_PEERCRED: the process that connected (its pid where known).
+                    let key = match s.peer_cred() {
+                        Ok(c) => match c.pid() {
+                            Some(pid) => format!("unix:pid:{pid}"),
+                            None => format!("unix:uid:{}", c.uid()),
+                        },
+                        Err(_) => format!("unix:{}", p.display()),
+                    };
+                    let addr = format!("unix://{} ({key})", p.display());
+                    (Box::new(s), Peer { addr, key })
                 }
                 Listener::Tcp(l) => {
                     let (s, peer) = l.accept().await?;
                     s.set_nodelay(true)?;
-                    (Box::new(s), format!("tcp://{peer}"))
+                    let addr = format!("tcp://{peer}");
+                    let key = format!("tcp:{}", peer.ip());
+                    (Box::new(s), Peer { addr, key })
                 }
                 Listener::Vsock(l) => {
                     let (s, peer) = l.accept().await?;
-                    (
-                        Box::new(s),
-                        format!("vsock://{}:{}", peer.cid(), peer.port()),
-                    )
+                    let addr = format!("vsock://{}:{}", peer.cid(), peer.port());
+                    let key = format!("vsock:{}", peer.cid());
+                    (Box::new(s), Peer { addr, key })
                 }
             })
         }
