@@ -11,6 +11,23 @@ use vaccel_plugin::PluginError;
 pub const MAX_SIDE: u32 = 16_384;
 /// Most memory the decoder may allocate.
 pub const MAX_ALLOC: u64 = 1 << 30;
+/// Default for the most pixels an image may have (64 megapixels: 192 MB as RGB, more
+/// than any camera photo; `VACCEL_MAX_IMAGE_PIXELS` changes it). Larger images are
+/// refused from their header, before anything is decoded: a 746 KB PNG can claim
+/// 16000 x 16000 pixels and take seconds of a worker to decode.
+pub const DEFAULT_MAX_PIXELS: u64 = 64_000_000;
+
+/// The pixel limit in force: `VACCEL_MAX_IMAGE_PIXELS` when set to a number, else
+/// [`DEFAULT_MAX_PIXELS`] (read once).
+pub fn max_pixels() -> u64 {
+    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("VACCEL_MAX_IMAGE_PIXELS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_MAX_PIXELS)
+    })
+}
 
 /// Decoded pixel buffers kept for the next decode, at most this many bytes in all (two 4K
 /// photos).
@@ -61,7 +78,12 @@ fn take_buffer(len: usize) -> Vec<u8> {
             .map(|(i, _)| i);
         best.map(|i| pool.swap_remove(i))
     };
-    let mut buf = reused.unwrap_or_default();
+    // A fresh buffer comes zeroed from the allocator (calloc): its pages cost nothing
+    // until the decoder writes them, so an image whose data stops short of what its
+    // header claims touches only what it really had.
+    let Some(mut buf) = reused else {
+        return vec![0; len];
+    };
     if buf.len() >= len {
         buf.truncate(len);
     } else {
@@ -132,6 +154,13 @@ pub fn decode(bytes: &[u8]) -> Result<Picture, PluginError> {
     let (w, h) = decoder.dimensions();
     if w == 0 || h == 0 {
         return Err(PluginError::invalid("image has no pixels"));
+    }
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > max_pixels() {
+        return Err(PluginError::invalid(format!(
+            "{format:?} image of {w}x{h} ({pixels} pixels) is over the limit of {} pixels (VACCEL_MAX_IMAGE_PIXELS); refused before decoding",
+            max_pixels()
+        )));
     }
     let total = decoder.total_bytes();
     if total > MAX_ALLOC {
@@ -251,6 +280,49 @@ mod tests {
         p[20..24].copy_from_slice(&100_000u32.to_be_bytes());
         let e = decode(&p).unwrap_err();
         assert!(e.message.contains("cannot decode"), "{}", e.message);
+    }
+
+    /// CRC-32 (ISO-HDLC, as PNG chunks use).
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for b in bytes {
+            c ^= u32::from(*b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+
+    #[test]
+    fn decode_refuses_images_over_the_pixel_limit_from_the_header() {
+        // A valid PNG (right CRC) whose header claims 9000 x 8000 pixels: under the
+        // per-side limit, over 64 megapixels; its data is one pixel's.
+        let mut p = png(1, 1);
+        p[16..20].copy_from_slice(&9000u32.to_be_bytes());
+        p[20..24].copy_from_slice(&8000u32.to_be_bytes());
+        let crc = crc32(&p[12..29]);
+        p[29..33].copy_from_slice(&crc.to_be_bytes());
+        let t0 = std::time::Instant::now();
+        let e = decode(&p).unwrap_err();
+        assert_eq!(e.code, vaccel_plugin::code::EINVAL);
+        assert!(
+            e.message
+                .contains("9000x8000 (72000000 pixels) is over the limit of 64000000"),
+            "{}",
+            e.message
+        );
+        assert!(t0.elapsed() < std::time::Duration::from_millis(100));
+        // 7999 x 8000 is under it: refused only for its missing data, after the header.
+        p[16..20].copy_from_slice(&7999u32.to_be_bytes());
+        let crc = crc32(&p[12..29]);
+        p[29..33].copy_from_slice(&crc.to_be_bytes());
+        let e = decode(&p).unwrap_err();
+        assert!(!e.message.contains("over the limit"), "{}", e.message);
     }
 
     #[test]

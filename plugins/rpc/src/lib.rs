@@ -4,7 +4,9 @@
 //! `VACCEL_VSOCK`); `VACCEL_RPC_TOKEN` is sent when the agent asks for one.
 //!
 //! Sessions and resources are mirrored on the agent. Resources are offered by content
-//! hash, so bytes the agent already holds never travel again. If the connection breaks,
+//! hash, so bytes this connection already gave the agent never travel again (bytes other
+//! clients gave it are sent once more, then shared: see the agent's docs/SECURITY.md). If
+//! the connection breaks,
 //! calls in progress fail with `VACCEL_ESESS`; the next call reconnects and re-creates the
 //! session and its registrations on the agent, from the resources the runtime hands every
 //! call.
