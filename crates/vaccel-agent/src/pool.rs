@@ -3,13 +3,19 @@
 //!
 //! **Fair across tenants.** Each tenant has its own queue, and a free worker takes the
 //! next job of the tenant that has had the least worker time so far (its *virtual time*:
-//! the measured run time of its jobs, start-time fair queuing). A tenant that sends
+//! the measured run time of its jobs), counting the job's expected cost (fair queuing by
+//! finish time, so a cheap job is not stuck behind expensive ones of equal standing). A tenant that sends
 //! expensive ops therefore shares the workers instead of taking them: a tenant whose
 //! queue was empty comes back at the current virtual time (it banks no credit while idle)
 //! and is served before the busy ones that have had more. A job's cost is known only
 //! once it ran, so when it starts its tenant is charged an estimate (a moving average of
 //! its recent jobs) that is corrected when it ends; a second worker therefore does not
 //! pick the same expensive tenant again just because its first job is still running.
+//!
+//! **Never all workers to one tenant.** Jobs cannot be preempted, so a tenant whose jobs
+//! held every worker would make anyone else wait for one of them to end, however fair the
+//! order. A tenant therefore runs at most `workers - 1` jobs at once (when there are two
+//! workers or more): one worker is always free for the others.
 //!
 //! Waking a sleeping thread costs several microseconds on a small VM — as much as the
 //! whole round trip of a small call. So a worker that runs out of jobs first *spins* for
@@ -44,6 +50,8 @@ const FIRST_ESTIMATE_NS: u64 = 100_000;
 
 #[derive(Default)]
 struct Queue {
+    /// Jobs one tenant may run at once.
+    cap: usize,
     tenants: HashMap<u64, TenantQueue>,
     /// Tenants with queued jobs.
     ready: Vec<u64>,
@@ -78,14 +86,22 @@ impl Queue {
         t.jobs.push_back(job);
     }
 
-    /// The next job of the ready tenant with the least virtual time, charged its estimate.
+    /// The next job of the ready tenant whose job would *finish* first in virtual time
+    /// (its virtual time plus the job's estimate, as weighted fair queuing orders them):
+    /// among tenants that have had equal time, a cheap job goes before an expensive one.
+    /// The job is charged its estimate.
     fn pop(&mut self) -> Option<(u64, u64, Job)> {
-        let tenants = &self.tenants;
+        let (tenants, cap) = (&self.tenants, self.cap);
         let (i, _) = self
             .ready
             .iter()
             .enumerate()
-            .min_by_key(|(_, id)| tenants.get(id).map_or(u64::MAX, |t| t.vtime))?;
+            .filter(|(_, id)| tenants.get(id).is_some_and(|t| t.running < cap))
+            .min_by_key(|(_, id)| {
+                tenants
+                    .get(id)
+                    .map_or(u64::MAX, |t| t.vtime.saturating_add(t.estimate))
+            })?;
         let id = self.ready[i];
         let t = self
             .tenants
@@ -102,17 +118,28 @@ impl Queue {
         Some((id, estimate, job))
     }
 
+    /// Whether some queued job may start now.
+    fn runnable(&self) -> bool {
+        self.ready
+            .iter()
+            .any(|id| self.tenants.get(id).is_some_and(|t| t.running < self.cap))
+    }
+
     /// A job of `tenant` charged `estimate` took `took` ns: correct its virtual time.
-    fn done(&mut self, tenant: u64, estimate: u64, took: u64) {
-        if let Some(t) = self.tenants.get_mut(&tenant) {
-            t.vtime = t.vtime - estimate + took;
-            t.estimate = (3 * t.estimate + took) / 4;
-            t.running -= 1;
-            if t.running == 0 && t.jobs.is_empty() && t.vtime <= self.floor {
-                // Nothing to remember: it would start at the floor anyway.
-                self.tenants.remove(&tenant);
-            }
+    /// Returns whether the tenant has jobs waiting that it may now start.
+    fn done(&mut self, tenant: u64, estimate: u64, took: u64) -> bool {
+        let Some(t) = self.tenants.get_mut(&tenant) else {
+            return false;
+        };
+        let waiting = !t.jobs.is_empty();
+        t.vtime = t.vtime - estimate + took;
+        t.estimate = (3 * t.estimate + took) / 4;
+        t.running -= 1;
+        if t.running == 0 && !waiting && t.vtime <= self.floor {
+            // Nothing to remember: it would start at the floor anyway.
+            self.tenants.remove(&tenant);
         }
+        waiting
     }
 }
 
@@ -132,7 +159,10 @@ impl Pool {
     /// A thread could not be started.
     pub fn new(workers: usize, spin: Duration) -> std::io::Result<Pool> {
         let inner = Arc::new(Inner {
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue {
+                cap: workers.saturating_sub(1).max(1),
+                ..Queue::default()
+            }),
             ready: Condvar::new(),
             queued: AtomicUsize::new(0),
             spinning: AtomicUsize::new(0),
@@ -177,7 +207,7 @@ impl Inner {
         if job.is_some() {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             // More waiting than we can take: pass the wake-up on.
-            if !q.ready.is_empty() && q.sleeping > 0 {
+            if q.runnable() && q.sleeping > 0 {
                 self.ready.notify_one();
             }
         }
@@ -189,7 +219,11 @@ impl Inner {
         // Jobs catch their own panics; this keeps the worker alive regardless.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         let took = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX / 4);
-        lock(&self.queue).done(tenant, estimate, took);
+        let mut q = lock(&self.queue);
+        if q.done(tenant, estimate, took) && q.sleeping > 0 {
+            // Its next job may start now: a sleeper may have skipped it.
+            self.ready.notify_one();
+        }
     }
 
     fn work(&self) {
@@ -198,8 +232,10 @@ impl Inner {
                 self.run(job);
                 continue;
             }
-            // One spinner at a time: more would only take CPU from the callers.
+            // One spinner at a time: more would only take CPU from the callers. (Jobs that
+            // are queued but may not start yet are waited for asleep.)
             if !self.spin.is_zero()
+                && self.queued.load(Ordering::SeqCst) == 0
                 && self
                     .spinning
                     .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
@@ -217,7 +253,7 @@ impl Inner {
             }
             let mut q = lock(&self.queue);
             q.sleeping += 1;
-            while q.ready.is_empty() && !self.stop.load(Ordering::Relaxed) {
+            while !q.runnable() && !self.stop.load(Ordering::Relaxed) {
                 q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
             }
             q.sleeping -= 1;
@@ -255,10 +291,10 @@ mod tests {
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = channel();
-        for _ in 0..30 {
+        for i in 0..30 {
             let (running, most, tx) = (running.clone(), most.clone(), tx.clone());
             pool.submit(
-                1,
+                i % 5,
                 Box::new(move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
@@ -322,6 +358,35 @@ mod tests {
         let order = served_order(&jobs);
         let late = order.iter().position(|t| *t == 2).unwrap();
         assert!(late <= 1, "served at {late}: {order:?}");
+    }
+
+    #[test]
+    fn one_tenant_never_takes_every_worker() {
+        let pool = Pool::new(3, Duration::ZERO).unwrap();
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel();
+        for _ in 0..12 {
+            let (running, most, tx) = (running.clone(), most.clone(), tx.clone());
+            pool.submit(
+                5,
+                Box::new(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(5));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    tx.send(()).unwrap();
+                }),
+            );
+        }
+        // Another tenant's job runs on the free worker while tenant 5 has 10 queued.
+        let (other_tx, other_rx) = channel();
+        pool.submit(6, Box::new(move || other_tx.send(()).unwrap()));
+        other_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        for _ in 0..12 {
+            rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2, "workers - 1 at once");
     }
 
     #[test]

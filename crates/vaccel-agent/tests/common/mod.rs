@@ -101,19 +101,50 @@ pub struct Client {
 
 impl Client {
     pub fn connect(path: &Path) -> Client {
-        let s = UnixStream::connect(path).unwrap();
-        let mut c = Client { s, buf: Vec::new() };
-        c.send(
-            0,
-            &Message::Hello {
-                major: PROTO_MAJOR,
-                minor: PROTO_MINOR,
-                features: 0,
-                token: vec![],
-            },
-        );
+        let mut c = Client::raw(path);
+        c.send(0, &hello(vec![]));
         assert!(matches!(c.recv().1, Message::HelloOk { .. }));
         c
+    }
+
+    /// Connected, nothing sent.
+    pub fn raw(path: &Path) -> Client {
+        let s = UnixStream::connect(path).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Client { s, buf: Vec::new() }
+    }
+
+    /// Everything the agent sends until it closes the connection (a read that times out
+    /// fails the test).
+    pub fn last_words(&mut self) -> Vec<Message> {
+        let mut got = Vec::new();
+        loop {
+            while let Some(n) = frame::check(&self.buf, 1 << 20).unwrap() {
+                let (h, p) = frame::parse(&self.buf);
+                got.push(Message::decode(h.kind, p).unwrap());
+                self.buf.drain(..n);
+            }
+            let mut chunk = [0u8; 65536];
+            match self.s.read(&mut chunk) {
+                Ok(0) => return got,
+                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+                Err(e) => panic!("the agent neither answered nor closed: {e}"),
+            }
+        }
+    }
+
+    /// The last message the agent sent before closing the connection.
+    pub fn refusal_message(&mut self) -> Message {
+        self.last_words().pop().expect("a message before closing")
+    }
+
+    /// The one `Error` the agent sends before closing the connection.
+    pub fn refusal(&mut self) -> (i32, String) {
+        match self.last_words().as_slice() {
+            [Message::Error { code, message }] => (*code, message.clone()),
+            other => panic!("expected one Error, then the connection closed: {other:?}"),
+        }
     }
     pub fn send(&mut self, id: u64, m: &Message) {
         self.s
@@ -168,4 +199,53 @@ pub fn noop(session: i64) -> Message {
         read: vec![],
         write: vec![],
     }
+}
+
+/// A `Hello` of this protocol version.
+pub fn hello(token: Vec<u8>) -> Message {
+    Message::Hello {
+        major: PROTO_MAJOR,
+        minor: PROTO_MINOR,
+        features: 0,
+        token,
+    }
+}
+
+fn arg(ty: vaccel::ArgType, data: Vec<u8>) -> vaccel_proto::WireArg {
+    vaccel_proto::WireArg {
+        arg_type: ty.raw(),
+        custom_type_id: 0,
+        data,
+    }
+}
+
+/// `C = A·B` with A `m×1` and B `1×n` of ones: the reply carries `m·n` floats, all 1.
+pub fn sgemm(session: i64, m: usize, n: usize) -> Message {
+    use vaccel::ArgType::{Float32, Float32Array, Int64};
+    let i64b = |v: usize| (v as i64).to_le_bytes().to_vec();
+    let f32s = |v: f32, len: usize| v.to_le_bytes().repeat(len);
+    Message::Op {
+        session,
+        op: vaccel::OpType::BlasSgemm.raw(),
+        read: vec![
+            arg(Int64, i64b(m)),
+            arg(Int64, i64b(n)),
+            arg(Int64, i64b(1)),
+            arg(Float32, f32s(1.0, 1)),
+            arg(Float32Array, f32s(1.0, m)),
+            arg(Int64, i64b(1)),
+            arg(Float32Array, f32s(1.0, n)),
+            arg(Int64, i64b(n)),
+            arg(Float32, f32s(0.0, 1)),
+            arg(Int64, i64b(n)),
+        ],
+        write: vec![arg(Float32Array, f32s(0.0, m * n))],
+    }
+}
+
+/// Whether an `OpDone` is the answer to [`sgemm`]: `m·n` ones.
+pub fn is_sgemm_answer(m: &Message, len: usize) -> bool {
+    matches!(m, Message::OpDone { write } if write.len() == 1
+        && write[0].data.len() == len * 4
+        && write[0].data.chunks(4).all(|c| c == 1f32.to_le_bytes()))
 }
