@@ -36,9 +36,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use vaccel_transport::server::Listener;
+use vaccel_transport::server::{Conn, Listener, Peer};
 
-/// A running agent's shared parts.
+/// A running agent's shared parts (clones share them).
+#[derive(Clone)]
 pub struct Agent {
     shared: Arc<tenant::Shared>,
     slots: Arc<slots::Slots>,
@@ -92,6 +93,33 @@ impl Agent {
         self.ctx.metrics.render()
     }
 
+    /// Take a connection (from a listener, or any stream: an in-memory pipe in tests and
+    /// fuzzing) from `peer`: the future that serves it until it closes, or `None` when a
+    /// connection cap refused it (it was told why and closed).
+    pub fn connection(
+        &self,
+        c: Box<dyn Conn>,
+        peer: Peer,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
+        static NEXT_TENANT: AtomicU64 = AtomicU64::new(1);
+        match self.slots.take(&peer.key) {
+            Ok(slot) => {
+                let id = NEXT_TENANT.fetch_add(1, Ordering::Relaxed);
+                let serve = conn::serve(c, peer, id, self.shared.clone(), self.ctx.clone());
+                Some(async move {
+                    serve.await;
+                    drop(slot);
+                })
+            }
+            Err(why) => {
+                self.ctx.metrics.refused();
+                tracing::warn!(peer = peer.addr, "connection refused: {why}");
+                slots::refuse(c, why);
+                None
+            }
+        }
+    }
+
     /// Serve `listeners` (and metrics on `metrics`, if given) until `shutdown` completes;
     /// then stop accepting and close every connection, releasing their state.
     ///
@@ -103,10 +131,9 @@ impl Agent {
         metrics: Option<tokio::net::TcpListener>,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        static NEXT_TENANT: AtomicU64 = AtomicU64::new(1);
         let mut tasks = tokio::task::JoinSet::new();
         for l in listeners {
-            let (shared, ctx, slots) = (self.shared.clone(), self.ctx.clone(), self.slots.clone());
+            let agent = self.clone();
             tracing::info!(address = l.local(), "listening");
             tasks.spawn(async move {
                 let mut conns = tokio::task::JoinSet::new();
@@ -115,21 +142,8 @@ impl Agent {
                     match l.accept().await {
                         Ok((c, peer)) => {
                             backoff.reset();
-                            let id = NEXT_TENANT.fetch_add(1, Ordering::Relaxed);
-                            match slots.take(&peer.key) {
-                                Ok(slot) => {
-                                    let serve =
-                                        conn::serve(c, peer, id, shared.clone(), ctx.clone());
-                                    conns.spawn(async move {
-                                        serve.await;
-                                        drop(slot);
-                                    });
-                                }
-                                Err(why) => {
-                                    ctx.metrics.refused();
-                                    tracing::warn!(peer = peer.addr, "connection refused: {why}");
-                                    slots::refuse(c, why);
-                                }
+                            if let Some(serve) = agent.connection(c, peer) {
+                                conns.spawn(serve);
                             }
                         }
                         Err(e) => {

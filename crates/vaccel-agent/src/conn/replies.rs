@@ -18,8 +18,10 @@ use vaccel_transport::server::Conn;
 /// An admitted request's hold on the connection: its in-flight permit and the memory
 /// charged for it (body, decoded arguments, and in the end its reply).
 pub struct Ticket {
-    pub(super) _permit: OwnedSemaphorePermit,
+    /// Declared before the permit, so it is refunded first: once every permit is back,
+    /// every charge is too (fields drop in order).
     pub(super) charge: Charge,
+    pub(super) _permit: OwnedSemaphorePermit,
     /// Bytes the request took on the wire (for the metrics).
     pub(super) bytes_in: usize,
 }
