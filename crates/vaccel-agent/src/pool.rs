@@ -45,6 +45,12 @@ struct Inner {
     spin: Duration,
 }
 
+/// How far (ns of worker time) a tenant's account may run ahead of the tenant served
+/// last: past this, what it used is forgotten. Short-term turns stay fair (a tenant whose
+/// op took longer than this waits for the others to use this much), and a one-off cost
+/// such as loading a model costs its tenant a few turns, not seconds of them.
+const MAX_LAG_NS: u64 = 100_000_000;
+
 /// Cost charged to a tenant for its first job, before anything was measured.
 const FIRST_ESTIMATE_NS: u64 = 100_000;
 
@@ -132,13 +138,11 @@ impl Queue {
             return false;
         };
         let waiting = !t.jobs.is_empty();
-        t.vtime = t.vtime - estimate + took;
+        // A one-off cost (a model's first load) must not lock a tenant out for long: it
+        // is never more than MAX_LAG ahead of the others.
+        t.vtime = (t.vtime - estimate + took).min(self.floor + MAX_LAG_NS);
         t.estimate = (3 * t.estimate + took) / 4;
         t.running -= 1;
-        if t.running == 0 && !waiting && t.vtime <= self.floor {
-            // Nothing to remember: it would start at the floor anyway.
-            self.tenants.remove(&tenant);
-        }
         waiting
     }
 }
@@ -176,6 +180,24 @@ impl Pool {
                 .spawn(move || inner.work())?;
         }
         Ok(Pool { inner })
+    }
+
+    /// Forget a tenant that is gone (its connection closed, its jobs all done): what it
+    /// cost so far is kept while it is connected, so its turns stay fair however its
+    /// requests come and go.
+    pub fn forget(&self, tenant: u64) {
+        let mut q = lock(&self.inner.queue);
+        if q.tenants
+            .get(&tenant)
+            .is_some_and(|t| t.running == 0 && t.jobs.is_empty())
+        {
+            q.tenants.remove(&tenant);
+        }
+    }
+
+    /// Tenants the pool keeps accounts for (for tests).
+    pub fn tenants(&self) -> usize {
+        lock(&self.inner.queue).tenants.len()
     }
 
     /// Queue a job of `tenant`; it runs when a worker is free and no tenant that has had
@@ -310,6 +332,14 @@ mod tests {
         assert_eq!(most.load(Ordering::SeqCst), 3);
     }
 
+    fn wait_until(mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Run `jobs` (tenant, job length) on one worker, all queued before the first starts;
     /// the order in which tenants were served.
     fn served_order(jobs: &[(u64, Duration)]) -> Vec<u64> {
@@ -387,6 +417,11 @@ mod tests {
             rx.recv_timeout(Duration::from_secs(5)).unwrap();
         }
         assert_eq!(most.load(Ordering::SeqCst), 2, "workers - 1 at once");
+        // Accounts are kept until a tenant is forgotten (its connection closed).
+        wait_until(|| pool.tenants() == 2);
+        pool.forget(5);
+        pool.forget(6);
+        assert_eq!(pool.tenants(), 0);
     }
 
     #[test]

@@ -65,6 +65,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Frames a connection handles before it lets the other connections' tasks run.
+const TURN_FRAMES: u64 = 16;
+
 /// Handshake failures are protocol errors.
 const EPROTO_HANDSHAKE: i32 = code::EBACKEND;
 
@@ -458,6 +461,7 @@ pub async fn serve(
     };
     let stalled = replies.stalled();
     tokio::pin!(stalled);
+    let mut handled = 0u64;
     loop {
         let idle_until = limits.idle_timeout.map(|t| tokio::time::Instant::now() + t);
         let next = tokio::select! {
@@ -482,6 +486,14 @@ pub async fn serve(
         match next {
             Ok(None) => break,
             Ok(Some((h, at))) => {
+                // Frames already buffered are handled without touching the socket, so
+                // without tokio ever making this task wait: take turns with the other
+                // connections every few frames, so one that pipelines thousands of requests
+                // does not keep an I/O thread to itself.
+                handled += 1;
+                if handled.is_multiple_of(TURN_FRAMES) {
+                    tokio::task::yield_now().await;
+                }
                 let flow = tokio::select! {
                     () = &mut stalled => Flow::Close,
                     flow = s.frame(h, frames.payload(at)) => flow,
@@ -515,6 +527,7 @@ pub async fn serve(
     let held = s.tenant.share().used();
     // Ops still running hold their sessions until they finish; the tenant's own state goes now.
     tokio::task::block_in_place(|| drop(s));
+    ctx.workers.forget(tenant_id);
     ctx.metrics.disconnected(tenant_id);
     tracing::info!(
         tenant = tenant_id,

@@ -28,12 +28,14 @@ pub struct FrameReader {
     buf: Vec<u8>,
     /// Start of the first frame not handed out yet.
     at: usize,
+    /// Payload size of the last frame handed out.
+    last_frame: usize,
     charge: Charge,
 }
 
 /// A buffer of at least this much room is kept while frames arrive.
 const MIN_ROOM: usize = 16 * 1024;
-/// A buffer larger than this is given back when it empties on a light read.
+/// A buffer larger than this is given back when it empties after a small read.
 const KEEP: usize = 64 * 1024;
 
 impl FrameReader {
@@ -43,6 +45,7 @@ impl FrameReader {
             rd,
             buf: Vec::new(),
             at: 0,
+            last_frame: 0,
             charge,
         }
     }
@@ -63,20 +66,12 @@ impl FrameReader {
                 let h = Header::decode(rest.first_chunk().expect("checked"));
                 let start = self.at + HEADER_LEN;
                 self.at += total;
+                self.last_frame = h.len as usize;
                 return Ok(Some((h, start..self.at)));
             }
             self.make_room(max_frame)?;
             match self.rd.read_buf(&mut self.buf).await {
                 Ok(0) | Err(_) => return Ok(None),
-                Ok(n) if n < MIN_ROOM && self.buf.len() == n && self.buf.capacity() > KEEP => {
-                    // A small read into an empty, large buffer: traffic is light again.
-                    let mut small = Vec::with_capacity(MIN_ROOM);
-                    small.extend_from_slice(&self.buf);
-                    self.buf = small;
-                    self.charge
-                        .set(self.buf.capacity() as u64, "")
-                        .map_err(ReadError::Memory)?;
-                }
                 Ok(_) => {}
             }
         }
@@ -94,11 +89,19 @@ impl FrameReader {
             self.buf.drain(..self.at);
             self.at = 0;
         }
+        if self.buf.is_empty() && self.last_frame < MIN_ROOM && self.buf.capacity() > KEEP {
+            // Everything read is handled and the last frame was small: traffic is light
+            // again, so the large buffer goes. (Not within a run of large frames, where
+            // each would cost a new buffer and its page faults.)
+            self.buf = Vec::new();
+            self.charge.refund(self.charge.bytes());
+        }
         let rest = self.buf.first_chunk::<HEADER_LEN>().map_or(0, |h| {
             let len = (Header::decode(h).len as usize).min(max_frame);
             (HEADER_LEN + len).saturating_sub(self.buf.len())
         });
-        let room = rest.max(MIN_ROOM.min(HEADER_LEN + max_frame));
+        // The rest of the frame and room to read ahead (the next header with it).
+        let room = rest + MIN_ROOM.min(HEADER_LEN + max_frame);
         if self.buf.capacity() - self.buf.len() >= room {
             return Ok(());
         }
