@@ -329,7 +329,7 @@ fn main() {
         ),
         (
             "memory hoarding, endless requests",
-            Box::new(|s, n| Attack::hoarders(s, 2 * n)),
+            Box::new(Attack::hoarders),
         ),
         (
             "deaf, 256 KiB replies unread",

@@ -9,13 +9,22 @@
 //! queue was empty comes back at the current virtual time (it banks no credit while idle)
 //! and is served before the busy ones that have had more. A job's cost is known only
 //! once it ran, so when it starts its tenant is charged an estimate (a moving average of
-//! its recent jobs) that is corrected when it ends; a second worker therefore does not
+//! its recent jobs of that kind — that op) that is corrected when it ends; a second worker therefore does not
 //! pick the same expensive tenant again just because its first job is still running.
 //!
 //! **Never all workers to one tenant.** Jobs cannot be preempted, so a tenant whose jobs
 //! held every worker would make anyone else wait for one of them to end, however fair the
 //! order. A tenant therefore runs at most `workers - 1` jobs at once (when there are two
 //! workers or more): one worker is always free for the others.
+//!
+//! **An express worker for short jobs.** Several tenants with expensive jobs can still
+//! hold every worker, and a 50 µs call would wait for a 200 ms one to end. One more thread
+//! takes only jobs expected to be short (that tenant's recent jobs of that kind took under
+//! 2 ms on average), so a short
+//! call finds a thread at once; the kernel shares the CPUs between it and the busy workers.
+//! Its cost is one thread, asleep while there is nothing short to run. (Running the other
+//! workers at a lower priority was tried and measured worse: the guests' own processes
+//! then win the CPU over every plugin call, the good tenants' included.)
 //!
 //! Waking a sleeping thread costs several microseconds on a small VM — as much as the
 //! whole round trip of a small call. So a worker that runs out of jobs first *spins* for
@@ -37,6 +46,8 @@ pub type Job = Box<dyn FnOnce() + Send + 'static>;
 struct Inner {
     queue: Mutex<Queue>,
     ready: Condvar,
+    /// Where the express worker sleeps.
+    express: Condvar,
     /// Jobs queued and not yet taken (readable without the lock).
     queued: AtomicUsize,
     /// Workers spinning on `queued`.
@@ -51,7 +62,18 @@ struct Inner {
 /// such as loading a model costs its tenant a few turns, not seconds of them.
 const MAX_LAG_NS: u64 = 100_000_000;
 
-/// Cost charged to a tenant for its first job, before anything was measured.
+/// Jobs whose estimate is at most this (ns) may run on the express worker.
+const EXPRESS_NS: u64 = 2_000_000;
+
+/// A job taken to run, with what its tenant was charged for it.
+struct Taken {
+    tenant: u64,
+    kind: u32,
+    estimate: u64,
+    job: Job,
+}
+
+/// Cost charged for a tenant's first job of a kind, before anything was measured.
 const FIRST_ESTIMATE_NS: u64 = 100_000;
 
 #[derive(Default)]
@@ -64,24 +86,52 @@ struct Queue {
     /// The virtual time of the job picked last: where a tenant that was idle starts.
     floor: u64,
     sleeping: usize,
+    /// Whether the express worker is asleep.
+    express_sleeping: bool,
 }
 
 struct TenantQueue {
-    jobs: VecDeque<Job>,
+    /// Jobs, each with its kind (the op it runs).
+    jobs: VecDeque<(u32, Job)>,
     /// Worker time used, in ns, with running jobs counted at their estimate.
     vtime: u64,
-    /// Expected cost of its next job, in ns.
-    estimate: u64,
+    /// Expected cost of a job, by kind, in ns (a moving average; a few kinds at most).
+    estimates: Vec<(u32, u64)>,
     running: usize,
 }
 
+impl TenantQueue {
+    fn estimate(&self, kind: u32) -> u64 {
+        self.estimates
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(FIRST_ESTIMATE_NS, |(_, e)| *e)
+    }
+
+    /// The expected cost of the job at the head of the queue.
+    fn next_estimate(&self) -> u64 {
+        self.jobs
+            .front()
+            .map_or(FIRST_ESTIMATE_NS, |(k, _)| self.estimate(*k))
+    }
+
+    fn learn(&mut self, kind: u32, took: u64) {
+        match self.estimates.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, e)) => *e = (3 * *e + took) / 4,
+            None => self
+                .estimates
+                .push((kind, (3 * FIRST_ESTIMATE_NS + took) / 4)),
+        }
+    }
+}
+
 impl Queue {
-    fn push(&mut self, tenant: u64, job: Job) {
+    fn push(&mut self, tenant: u64, kind: u32, job: Job) {
         let floor = self.floor;
         let t = self.tenants.entry(tenant).or_insert_with(|| TenantQueue {
             jobs: VecDeque::new(),
             vtime: floor,
-            estimate: FIRST_ESTIMATE_NS,
+            estimates: Vec::new(),
             running: 0,
         });
         if t.jobs.is_empty() {
@@ -89,51 +139,61 @@ impl Queue {
             t.vtime = t.vtime.max(floor);
             self.ready.push(tenant);
         }
-        t.jobs.push_back(job);
+        t.jobs.push_back((kind, job));
     }
 
     /// The next job of the ready tenant whose job would *finish* first in virtual time
     /// (its virtual time plus the job's estimate, as weighted fair queuing orders them):
     /// among tenants that have had equal time, a cheap job goes before an expensive one.
     /// The job is charged its estimate.
-    fn pop(&mut self) -> Option<(u64, u64, Job)> {
-        let (tenants, cap) = (&self.tenants, self.cap);
+    /// The express worker (`express`) takes only jobs of tenants whose jobs are short.
+    fn pop(&mut self, express: bool) -> Option<Taken> {
         let (i, _) = self
             .ready
             .iter()
             .enumerate()
-            .filter(|(_, id)| tenants.get(id).is_some_and(|t| t.running < cap))
+            .filter(|(_, id)| self.may_start(id, express))
             .min_by_key(|(_, id)| {
-                tenants
+                self.tenants
                     .get(id)
-                    .map_or(u64::MAX, |t| t.vtime.saturating_add(t.estimate))
+                    .map_or(u64::MAX, |t| t.vtime.saturating_add(t.next_estimate()))
             })?;
         let id = self.ready[i];
         let t = self
             .tenants
             .get_mut(&id)
             .expect("ready tenants have a queue");
-        let job = t.jobs.pop_front().expect("ready tenants have jobs");
+        let (kind, job) = t.jobs.pop_front().expect("ready tenants have jobs");
+        let estimate = t.estimate(kind);
         self.floor = self.floor.max(t.vtime);
-        t.vtime += t.estimate;
+        t.vtime += estimate;
         t.running += 1;
-        let estimate = t.estimate;
         if t.jobs.is_empty() {
             self.ready.swap_remove(i);
         }
-        Some((id, estimate, job))
+        Some(Taken {
+            tenant: id,
+            kind,
+            estimate,
+            job,
+        })
     }
 
-    /// Whether some queued job may start now.
-    fn runnable(&self) -> bool {
-        self.ready
-            .iter()
-            .any(|id| self.tenants.get(id).is_some_and(|t| t.running < self.cap))
+    /// Whether a job of `tenant` may start now (on the express worker, if `express`).
+    fn may_start(&self, tenant: &u64, express: bool) -> bool {
+        self.tenants
+            .get(tenant)
+            .is_some_and(|t| t.running < self.cap && (!express || t.next_estimate() <= EXPRESS_NS))
     }
 
-    /// A job of `tenant` charged `estimate` took `took` ns: correct its virtual time.
-    /// Returns whether the tenant has jobs waiting that it may now start.
-    fn done(&mut self, tenant: u64, estimate: u64, took: u64) -> bool {
+    /// Whether some queued job may start now (on the express worker, if `express`).
+    fn runnable(&self, express: bool) -> bool {
+        self.ready.iter().any(|id| self.may_start(id, express))
+    }
+
+    /// A job of `tenant` and `kind` charged `estimate` took `took` ns: correct its
+    /// virtual time. Returns whether the tenant has jobs waiting that it may now start.
+    fn done(&mut self, tenant: u64, kind: u32, estimate: u64, took: u64) -> bool {
         let Some(t) = self.tenants.get_mut(&tenant) else {
             return false;
         };
@@ -141,7 +201,7 @@ impl Queue {
         // A one-off cost (a model's first load) must not lock a tenant out for long: it
         // is never more than MAX_LAG ahead of the others.
         t.vtime = (t.vtime - estimate + took).min(self.floor + MAX_LAG_NS);
-        t.estimate = (3 * t.estimate + took) / 4;
+        t.learn(kind, took);
         t.running -= 1;
         waiting
     }
@@ -168,6 +228,7 @@ impl Pool {
                 ..Queue::default()
             }),
             ready: Condvar::new(),
+            express: Condvar::new(),
             queued: AtomicUsize::new(0),
             spinning: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
@@ -179,6 +240,10 @@ impl Pool {
                 .name(format!("vaccel-worker-{i}"))
                 .spawn(move || inner.work())?;
         }
+        let express = inner.clone();
+        std::thread::Builder::new()
+            .name("vaccel-express".into())
+            .spawn(move || express.work_express())?;
         Ok(Pool { inner })
     }
 
@@ -202,15 +267,16 @@ impl Pool {
 
     /// Queue a job of `tenant`; it runs when a worker is free and no tenant that has had
     /// less worker time is waiting.
-    pub fn submit(&self, tenant: u64, job: Job) {
+    pub fn submit(&self, tenant: u64, kind: u32, job: Job) {
         let mut q = lock(&self.inner.queue);
-        q.push(tenant, job);
+        q.push(tenant, kind, job);
         let queued = self.inner.queued.fetch_add(1, Ordering::SeqCst) + 1;
         // Spinning workers will see `queued`; wake a sleeper for what they cannot take.
         // (SeqCst pairs with the spinner's decrement-then-check: one sees the other.)
         if q.sleeping > 0 && queued > self.inner.spinning.load(Ordering::SeqCst) {
             self.inner.ready.notify_one();
         }
+        self.inner.wake_express(&q, tenant);
     }
 }
 
@@ -219,38 +285,73 @@ impl Drop for Pool {
         self.inner.stop.store(true, Ordering::SeqCst);
         let _q = lock(&self.inner.queue);
         self.inner.ready.notify_all();
+        self.inner.express.notify_all();
     }
 }
 
 impl Inner {
-    fn take(&self) -> Option<(u64, u64, Job)> {
+    /// Wake the express worker if it sleeps and `tenant` has a job it may take.
+    fn wake_express(&self, q: &Queue, tenant: u64) {
+        if q.express_sleeping && q.ready.contains(&tenant) && q.may_start(&tenant, true) {
+            self.express.notify_one();
+        }
+    }
+
+    fn take(&self, express: bool) -> Option<Taken> {
         let mut q = lock(&self.queue);
-        let job = q.pop();
+        let job = q.pop(express);
         if job.is_some() {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             // More waiting than we can take: pass the wake-up on.
-            if q.runnable() && q.sleeping > 0 {
+            if q.runnable(false) && q.sleeping > 0 {
                 self.ready.notify_one();
             }
         }
         job
     }
 
-    fn run(&self, (tenant, estimate, job): (u64, u64, Job)) {
+    fn run(
+        &self,
+        Taken {
+            tenant,
+            kind,
+            estimate,
+            job,
+        }: Taken,
+    ) {
         let t0 = Instant::now();
         // Jobs catch their own panics; this keeps the worker alive regardless.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         let took = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX / 4);
         let mut q = lock(&self.queue);
-        if q.done(tenant, estimate, took) && q.sleeping > 0 {
+        if q.done(tenant, kind, estimate, took) {
             // Its next job may start now: a sleeper may have skipped it.
-            self.ready.notify_one();
+            if q.sleeping > 0 {
+                self.ready.notify_one();
+            }
+            self.wake_express(&q, tenant);
+        }
+    }
+
+    /// The express worker: short jobs only, no spinning.
+    fn work_express(&self) {
+        while !self.stop.load(Ordering::Relaxed) {
+            if let Some(job) = self.take(true) {
+                self.run(job);
+                continue;
+            }
+            let mut q = lock(&self.queue);
+            q.express_sleeping = true;
+            while !q.runnable(true) && !self.stop.load(Ordering::Relaxed) {
+                q = self.express.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+            q.express_sleeping = false;
         }
     }
 
     fn work(&self) {
         while !self.stop.load(Ordering::Relaxed) {
-            if let Some(job) = self.take() {
+            if let Some(job) = self.take(false) {
                 self.run(job);
                 continue;
             }
@@ -275,7 +376,7 @@ impl Inner {
             }
             let mut q = lock(&self.queue);
             q.sleeping += 1;
-            while !q.runnable() && !self.stop.load(Ordering::Relaxed) {
+            while !q.runnable(false) && !self.stop.load(Ordering::Relaxed) {
                 q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
             }
             q.sleeping -= 1;
@@ -295,7 +396,7 @@ mod tests {
             let (tx, rx) = channel();
             for i in 0..1000 {
                 let tx = tx.clone();
-                pool.submit(1, Box::new(move || tx.send(i).unwrap()));
+                pool.submit(1, 0, Box::new(move || tx.send(i).unwrap()));
                 if i % 100 == 0 {
                     // Let the workers go to sleep now and then.
                     std::thread::sleep(Duration::from_millis(2));
@@ -317,6 +418,7 @@ mod tests {
             let (running, most, tx) = (running.clone(), most.clone(), tx.clone());
             pool.submit(
                 i % 5,
+                0,
                 Box::new(move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
@@ -329,7 +431,8 @@ mod tests {
         for _ in 0..30 {
             rx.recv().unwrap();
         }
-        assert_eq!(most.load(Ordering::SeqCst), 3);
+        // Three workers, and the express worker for these short jobs.
+        assert!((3..=4).contains(&most.load(Ordering::SeqCst)));
     }
 
     fn wait_until(mut cond: impl FnMut() -> bool) {
@@ -346,12 +449,13 @@ mod tests {
         let pool = Pool::new(1, Duration::ZERO).unwrap();
         let (gate_tx, gate_rx) = channel::<()>();
         // Hold the worker until everything is queued.
-        pool.submit(0, Box::new(move || gate_rx.recv().unwrap()));
+        pool.submit(0, 0, Box::new(move || gate_rx.recv().unwrap()));
         let (tx, rx) = channel();
         for &(tenant, took) in jobs {
             let tx = tx.clone();
             pool.submit(
                 tenant,
+                0,
                 Box::new(move || {
                     std::thread::sleep(took);
                     tx.send(tenant).unwrap();
@@ -400,6 +504,7 @@ mod tests {
             let (running, most, tx) = (running.clone(), most.clone(), tx.clone());
             pool.submit(
                 5,
+                0,
                 Box::new(move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
@@ -411,7 +516,7 @@ mod tests {
         }
         // Another tenant's job runs on the free worker while tenant 5 has 10 queued.
         let (other_tx, other_rx) = channel();
-        pool.submit(6, Box::new(move || other_tx.send(()).unwrap()));
+        pool.submit(6, 0, Box::new(move || other_tx.send(()).unwrap()));
         other_rx.recv_timeout(Duration::from_secs(5)).unwrap();
         for _ in 0..12 {
             rx.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -425,11 +530,77 @@ mod tests {
     }
 
     #[test]
+    fn a_short_job_runs_at_once_while_long_ones_hold_every_worker() {
+        let pool = Pool::new(2, Duration::ZERO).unwrap();
+        let long = |tx: std::sync::mpsc::Sender<()>| -> Job {
+            Box::new(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                let _ = tx.send(());
+            })
+        };
+        // Tenants 1, 3 and 4 are known to send long jobs once a few have run.
+        let (tx, rx) = channel();
+        for _ in 0..3 {
+            for t in [1, 3, 4] {
+                pool.submit(t, 0, long(tx.clone()));
+            }
+        }
+        for _ in 0..9 {
+            rx.recv().unwrap();
+        }
+        for _ in 0..3 {
+            for t in [1, 3, 4] {
+                pool.submit(t, 0, long(tx.clone()));
+            }
+        }
+        let running = || -> usize {
+            let q = lock(&pool.inner.queue);
+            [1, 3, 4].iter().map(|t| q.tenants[t].running).sum()
+        };
+        wait_until(|| running() == 2);
+        let t0 = Instant::now();
+        let (short_tx, short_rx) = channel();
+        pool.submit(2, 0, Box::new(move || short_tx.send(()).unwrap()));
+        short_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(
+            t0.elapsed() < Duration::from_millis(20),
+            "the short job waited {:?} for a long one",
+            t0.elapsed()
+        );
+        assert_eq!(running(), 2, "long jobs never take the express worker");
+        for _ in 0..9 {
+            rx.recv().unwrap();
+        }
+    }
+
+    #[test]
+    fn costs_are_learned_per_kind_of_job() {
+        let mut q = Queue {
+            cap: 1,
+            ..Queue::default()
+        };
+        q.push(1, 7, Box::new(|| {}));
+        let t = q.pop(false).unwrap();
+        q.done(t.tenant, t.kind, t.estimate, 50_000_000);
+        // Kind 7 is now known to be long; kind 0 of the same tenant is still short.
+        q.push(1, 7, Box::new(|| {}));
+        assert!(
+            q.pop(true).is_none(),
+            "a long kind is not for the express worker"
+        );
+        q.push(1, 0, Box::new(|| {}));
+        let t = q.tenants.get_mut(&1).unwrap();
+        t.jobs.pop_front();
+        q.ready.retain(|id| *id == 1);
+        assert!(q.pop(true).is_some(), "a short kind of the same tenant is");
+    }
+
+    #[test]
     fn a_panicking_job_does_not_take_its_worker_down() {
         let pool = Pool::new(1, Duration::ZERO).unwrap();
-        pool.submit(1, Box::new(|| panic!("job failed")));
+        pool.submit(1, 0, Box::new(|| panic!("job failed")));
         let (tx, rx) = channel();
-        pool.submit(1, Box::new(move || tx.send(7).unwrap()));
+        pool.submit(1, 0, Box::new(move || tx.send(7).unwrap()));
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 7);
     }
 }

@@ -189,6 +189,11 @@ fn str_arg(a: Option<ArgRef<'_>>) -> String {
 }
 
 impl PreparedOp {
+    /// The op's id.
+    pub fn op(&self) -> u32 {
+        self.op.raw()
+    }
+
     /// The op's name (for metrics).
     pub fn name(&self) -> &'static str {
         self.op.name()

@@ -355,11 +355,12 @@ impl Serving {
             }
         };
         let (replies, ctx) = (self.replies.clone(), self.ctx.clone());
-        let op_name = prepared.name();
+        let (op_name, op_id) = (prepared.name(), prepared.op());
         // The op runs on a worker thread, which writes the reply itself: one thread
         // hand-off per request, none on the way back.
         self.ctx.workers.submit(
             self.tenant_id,
+            op_id,
             Box::new(move || {
                 let t0 = Instant::now();
                 let msg = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepared.run()))
