@@ -187,11 +187,15 @@ impl Backoff {
 
 /// Metrics connections served at once; more wait to be accepted.
 const METRICS_CONNECTIONS: usize = 8;
-/// How long a metrics client has to send its request and take the answer.
+/// How long a metrics client has to send its request.
+const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a metrics client has, in all, to send its request and take the answer.
 const METRICS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serve Prometheus text to anyone who connects: one answer per connection, then close;
-/// at most [`METRICS_CONNECTIONS`] at once, each closed after [`METRICS_TIMEOUT`].
+/// at most [`METRICS_CONNECTIONS`] at once (more wait in the listen queue), each closed
+/// when it sends no request within [`METRICS_REQUEST_TIMEOUT`] or is not done within
+/// [`METRICS_TIMEOUT`].
 async fn serve_metrics(m: tokio::net::TcpListener, ctx: Arc<conn::Context>) {
     let permits = Arc::new(tokio::sync::Semaphore::new(METRICS_CONNECTIONS));
     let mut backoff = Backoff::default();
@@ -212,7 +216,12 @@ async fn serve_metrics(m: tokio::net::TcpListener, ctx: Arc<conn::Context>) {
         tokio::spawn(async move {
             let _ = tokio::time::timeout(METRICS_TIMEOUT, async {
                 let mut req = [0u8; 1024];
-                let _ = s.read(&mut req).await;
+                if !matches!(
+                    tokio::time::timeout(METRICS_REQUEST_TIMEOUT, s.read(&mut req)).await,
+                    Ok(Ok(n)) if n > 0
+                ) {
+                    return;
+                }
                 let body = ctx.metrics.render();
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

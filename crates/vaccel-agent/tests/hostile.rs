@@ -396,3 +396,37 @@ fn expensive_tenants_share_the_workers_with_a_calm_one() {
     stop.send(()).unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn idle_metrics_connections_are_closed_and_do_not_block_scrapes() {
+    use std::io::Read;
+    let ((_path, _dir, stop, handle), _agent, port) =
+        start_agent_with_metrics(AgentConfig::default());
+    // Twenty connections that never send a request: at most 8 are served at once, each
+    // closed after 2 s without an answer; the scrape waits its turn behind them.
+    let mut idle: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let t0 = Instant::now();
+    let mut scrape = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    scrape
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    scrape.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+    let mut body = String::new();
+    scrape.read_to_string(&mut body).unwrap();
+    assert!(body.contains("vaccel_tenants"), "{body}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(20),
+        "the scrape took {:?}",
+        t0.elapsed()
+    );
+    // The idle ones were closed, not held open.
+    idle[0]
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut sink = Vec::new();
+    idle[0].read_to_end(&mut sink).unwrap();
+    stop.send(()).unwrap();
+    handle.join().unwrap();
+}

@@ -64,6 +64,21 @@ pub fn start_agent_with(
     config: AgentConfig,
     first: impl FnOnce(vaccel::RuntimeBuilder) -> vaccel::RuntimeBuilder,
 ) -> (Running, std::sync::Arc<Agent>) {
+    let (running, agent, _) = start_agent_full(config, first, false);
+    (running, agent)
+}
+
+/// An agent that also serves metrics on a TCP port of 127.0.0.1 (returned).
+pub fn start_agent_with_metrics(config: AgentConfig) -> (Running, std::sync::Arc<Agent>, u16) {
+    let (running, agent, port) = start_agent_full(config, |b| b, true);
+    (running, agent, port.expect("metrics port"))
+}
+
+fn start_agent_full(
+    config: AgentConfig,
+    first: impl FnOnce(vaccel::RuntimeBuilder) -> vaccel::RuntimeBuilder,
+    metrics: bool,
+) -> (Running, std::sync::Arc<Agent>, Option<u16>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.sock");
     let addr = Address::Unix(path.clone());
@@ -82,16 +97,22 @@ pub fn start_agent_with(
             .unwrap();
         rt.block_on(async move {
             let l = Listener::bind(&addr).await.unwrap();
-            ready_tx.send(()).unwrap();
-            a.run(vec![l], None, async {
+            let m = if metrics {
+                Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+            } else {
+                None
+            };
+            let port = m.as_ref().map(|m| m.local_addr().unwrap().port());
+            ready_tx.send(port).unwrap();
+            a.run(vec![l], m, async {
                 let _ = stop_rx.await;
             })
             .await
             .unwrap();
         });
     });
-    ready_rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    ((path, dir, stop_tx, handle), agent)
+    let port = ready_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    ((path, dir, stop_tx, handle), agent, port)
 }
 
 pub struct Client {
