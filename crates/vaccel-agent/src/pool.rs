@@ -290,9 +290,15 @@ impl Drop for Pool {
 }
 
 impl Inner {
-    /// Wake the express worker if it sleeps and `tenant` has a job it may take.
+    /// Wake the express worker if it sleeps, `tenant` has a job it may take, and no general
+    /// worker is free to take it (a wake-up costs the caller a system call).
     fn wake_express(&self, q: &Queue, tenant: u64) {
-        if q.express_sleeping && q.ready.contains(&tenant) && q.may_start(&tenant, true) {
+        if q.express_sleeping
+            && q.sleeping == 0
+            && self.spinning.load(Ordering::SeqCst) == 0
+            && q.ready.contains(&tenant)
+            && q.may_start(&tenant, true)
+        {
             self.express.notify_one();
         }
     }
@@ -523,7 +529,13 @@ mod tests {
         }
         assert_eq!(most.load(Ordering::SeqCst), 2, "workers - 1 at once");
         // Accounts are kept until a tenant is forgotten (its connection closed).
-        wait_until(|| pool.tenants() == 2);
+        wait_until(|| {
+            lock(&pool.inner.queue)
+                .tenants
+                .values()
+                .all(|t| t.running == 0)
+        });
+        assert_eq!(pool.tenants(), 2);
         pool.forget(5);
         pool.forget(6);
         assert_eq!(pool.tenants(), 0);
@@ -534,7 +546,7 @@ mod tests {
         let pool = Pool::new(2, Duration::ZERO).unwrap();
         let long = |tx: std::sync::mpsc::Sender<()>| -> Job {
             Box::new(move || {
-                std::thread::sleep(Duration::from_millis(30));
+                std::thread::sleep(Duration::from_millis(100));
                 let _ = tx.send(());
             })
         };
@@ -563,11 +575,11 @@ mod tests {
         pool.submit(2, 0, Box::new(move || short_tx.send(()).unwrap()));
         short_rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert!(
-            t0.elapsed() < Duration::from_millis(20),
+            t0.elapsed() < Duration::from_millis(50),
             "the short job waited {:?} for a long one",
             t0.elapsed()
         );
-        assert_eq!(running(), 2, "long jobs never take the express worker");
+        assert!(running() <= 2, "long jobs never take the express worker");
         for _ in 0..9 {
             rx.recv().unwrap();
         }

@@ -35,7 +35,7 @@ use reader::{FrameReader, ReadError};
 use replies::{Replies, Ticket};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::time::timeout_at;
 use vaccel::code;
@@ -463,23 +463,28 @@ pub async fn serve(
     let stalled = replies.stalled();
     tokio::pin!(stalled);
     let mut handled = 0u64;
+    // One idle timer, moved on only when it fires (not re-armed for every frame).
+    // (No idle timeout: thirty years, which tokio's timer still takes.)
+    let idle_for = limits
+        .idle_timeout
+        .unwrap_or(Duration::from_secs(30 * 365 * 86_400));
+    let mut last_frame = tokio::time::Instant::now();
+    let idle = tokio::time::sleep_until(last_frame + idle_for);
+    tokio::pin!(idle);
     loop {
-        let idle_until = limits.idle_timeout.map(|t| tokio::time::Instant::now() + t);
         let next = tokio::select! {
             () = &mut stalled => {
                 tracing::warn!(tenant = tenant_id, "closing: a reply was not read within {:?}", limits.write_timeout);
                 break;
             }
-            () = async {
-                match idle_until {
-                    Some(t) => tokio::time::sleep_until(t).await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                if s.idle() {
-                    tracing::info!(tenant = tenant_id, "closing: idle for {:?}", limits.idle_timeout.unwrap_or_default());
+            () = &mut idle => {
+                let quiet_since = last_frame.elapsed();
+                if quiet_since >= idle_for && s.idle() {
+                    tracing::info!(tenant = tenant_id, "closing: idle for {quiet_since:?}");
                     break;
                 }
+                // Frames came meanwhile, or something is in flight: look again later.
+                idle.as_mut().reset(tokio::time::Instant::now() + (idle_for - quiet_since.min(idle_for)).max(idle_for / 8));
                 continue;
             }
             next = frames.next(limits.max_frame) => next,
@@ -487,6 +492,7 @@ pub async fn serve(
         match next {
             Ok(None) => break,
             Ok(Some((h, at))) => {
+                last_frame = tokio::time::Instant::now();
                 // Frames already buffered are handled without touching the socket, so
                 // without tokio ever making this task wait: take turns with the other
                 // connections every few frames, so one that pipelines thousands of requests
