@@ -7,7 +7,8 @@
 //! memory budget.
 //!
 //! Run: `cargo bench -p vaccel-agent --bench hostile` (needs the assets: scripts/assets.sh).
-//! `BENCH_SECONDS` sets each round's length (default 4).
+//! `BENCH_SECONDS` sets each round's length (default 4); `BENCH_AGENT` (and
+//! `BENCH_AGENT_ARGS`) run another agent binary, such as an older build, for comparison.
 
 mod common;
 
@@ -290,15 +291,25 @@ fn main() {
         std::fs::read(assets().join("images/coffee.png")).expect("run scripts/assets.sh first");
     let heavy = noise_png(3000, 2000);
     let lying = lying_png(16_000, 16_000);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaccel-agent"));
-    cmd.args([
-        "--memory-budget",
-        &format!("{BUDGET_MB}M"),
-        "--tenant-memory",
-        &format!("{TENANT_MB}M"),
-        "--write-timeout",
-        "2",
-    ]);
+    // BENCH_AGENT runs another agent binary (an older build, for comparison), with
+    // BENCH_AGENT_ARGS instead of the limits below.
+    let bin = std::env::var("BENCH_AGENT").unwrap_or(env!("CARGO_BIN_EXE_vaccel-agent").into());
+    let mut cmd = Command::new(bin);
+    match std::env::var("BENCH_AGENT_ARGS") {
+        Ok(args) => {
+            cmd.args(args.split_whitespace());
+        }
+        Err(_) => {
+            cmd.args([
+                "--memory-budget",
+                &format!("{BUDGET_MB}M"),
+                "--tenant-memory",
+                &format!("{TENANT_MB}M"),
+                "--write-timeout",
+                "2",
+            ]);
+        }
+    }
     let agent = AgentProcess::start(cmd, "hostile");
     let sock = agent.sock.clone();
     let mut good = Client::connect(&sock);
