@@ -4,7 +4,8 @@
 //! quiet rounds interleaved with the attacks in the same run, the baseline being the median
 //! of the quiet rounds. Also the agent's RSS at the end of each round, against its budget.
 //! Goal: under any one attack, the good tenant's p99 at most 3x quiet, the agent within its
-//! memory budget.
+//! memory budget. Two rounds with no attacker but threads burning CPU beside show what
+//! sharing the cores costs by itself, which no agent can prevent.
 //!
 //! Run: `cargo bench -p vaccel-agent --bench hostile` (needs the assets: scripts/assets.sh).
 //! `BENCH_SECONDS` sets each round's length (default 4); `BENCH_AGENT` (and
@@ -227,6 +228,26 @@ impl Attack {
         a
     }
 
+    /// `n` threads burning CPU without ever talking to the agent: the interference any
+    /// busy neighbour on the same cores causes, which no agent can prevent.
+    fn cpu_hog(n: usize) -> Attack {
+        let mut a = Attack::none();
+        for _ in 0..n {
+            let stop = a.stop.clone();
+            a.threads.push(std::thread::spawn(move || {
+                let mut x = 1u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..10_000 {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1),
+                        );
+                    }
+                }
+            }));
+        }
+        a
+    }
+
     fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         for s in &self.sockets {
@@ -348,15 +369,28 @@ fn main() {
         ),
     ];
     type Run<'a> = Box<dyn Fn(&std::path::Path) -> Attack + 'a>;
-    let runs: Vec<(String, Run<'_>)> = attacks
-        .iter()
-        .flat_map(|(name, start)| {
+    let hogs: Vec<(String, Run<'_>)> = [1usize, 2]
+        .map(|n| {
+            let run: Run<'_> = Box::new(move |_| Attack::cpu_hog(n));
+            (
+                format!(
+                    "no attack, {n} CPU-burning thread{} beside",
+                    if n > 1 { "s" } else { "" }
+                ),
+                run,
+            )
+        })
+        .into_iter()
+        .collect();
+    let runs: Vec<(String, Run<'_>)> = hogs
+        .into_iter()
+        .chain(attacks.iter().flat_map(|(name, start)| {
             [1usize, 4].map(|n| {
                 let label = format!("{name} ({n} conn{})", if n > 1 { "s" } else { "" });
                 let run: Run<'_> = Box::new(move |s| start(s, n));
                 (label, run)
             })
-        })
+        }))
         .chain(std::iter::once((
             "connection flood, half-sent Hellos".to_string(),
             Box::new(Attack::connection_flood) as Run<'_>,
@@ -410,11 +444,14 @@ fn main() {
         "  {:<48} noop p50 {:>7.3} p99 {:>7.3}   classify p50 {:>7.1} p99 {:>7.1}",
         "quiet", q.0, q.1, q.2, q.3
     );
-    let mut worst: f64 = 0.0;
+    let (mut worst, mut floor): (f64, f64) = (0.0, 0.0);
     for (name, r, mem) in &rows {
         let ratio = (r.1 / q.1).max(r.3 / q.3);
         if name.contains("(1 conn)") {
             worst = worst.max(ratio);
+        }
+        if name.starts_with("no attack") {
+            floor = floor.max(ratio);
         }
         println!(
             "  {name:<48} noop p50 {:>7.3} p99 {:>7.3}   classify p50 {:>7.1} p99 {:>7.1}   p99 x{ratio:.1}  agent RSS {mem:.0} MB",
@@ -422,5 +459,8 @@ fn main() {
         );
     }
     println!("  worst p99 ratio to quiet under one hostile connection: {worst:.1}x (goal <= 3)");
+    println!(
+        "  (the same ratio with no attacker, only CPU-burning threads beside: {floor:.1}x — what sharing the cores costs by itself)"
+    );
     drop(agent);
 }
