@@ -30,6 +30,9 @@ pub struct StoredBlob {
     data: Arc<[u8]>,
     /// The agent-wide charge for `data` (paid once, however many tenants hold it).
     _charge: Charge,
+    /// The agent-wide charge for a plugin's loaded copy of this blob as a model, taken
+    /// when it is first registered as a model and kept while the blob is held.
+    loaded: std::sync::Mutex<Option<Charge>>,
     map: Weak<Map>,
 }
 
@@ -42,6 +45,23 @@ impl StoredBlob {
     /// Their SHA-256.
     pub fn sha256(&self) -> &[u8; 32] {
         &self.sha256
+    }
+
+    /// Charge the agent for a plugin's loaded copy of this blob (a model registered with
+    /// a session), once however many tenants register it.
+    ///
+    /// # Errors
+    /// `ENOMEM` when the agent's budget would be passed.
+    pub fn charge_loaded(
+        &self,
+        budget: &std::sync::Arc<crate::budget::Budget>,
+        what: &str,
+    ) -> Result<(), crate::tenant::Failure> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if loaded.is_none() {
+            *loaded = Some(budget.charge(self.data.len() as u64, what)?);
+        }
+        Ok(())
     }
 }
 
@@ -79,6 +99,7 @@ impl BlobStore {
             sha256,
             data,
             _charge: charge,
+            loaded: std::sync::Mutex::new(None),
             map: Arc::downgrade(&self.map),
         });
         map.insert(sha256, Arc::downgrade(&blob));

@@ -169,6 +169,9 @@ pub struct Tenant {
     share: Arc<Share>,
     sessions: HashMap<i64, Session>,
     resources: HashMap<i64, Held>,
+    /// Models registered with sessions, by (session, resource): the tenant's charge for
+    /// the copy a plugin loads (see [`Tenant::charge_model`]).
+    loaded: HashMap<(i64, i64), Charge>,
     uploads: Uploads,
     next_id: i64,
     tokens: f64,
@@ -262,6 +265,7 @@ impl Tenant {
             share,
             sessions: HashMap::new(),
             resources: HashMap::new(),
+            loaded: HashMap::new(),
             uploads: Uploads::default(),
             next_id: 1,
             tokens: burst,
@@ -345,6 +349,28 @@ impl Tenant {
         Ok(Some((b.clone(), charge)))
     }
 
+    /// A model registered with a session is loaded by a plugin (an ONNX Runtime session
+    /// holds its weights): charge the tenant for that copy, at the model's size, per
+    /// registration, and the agent once per model (kept while the model is stored).
+    /// Plugins do not report what they allocate, so the model's size stands for it.
+    /// `None` for other resources.
+    fn charge_model(&self, resource: i64) -> Result<Option<Charge>, Failure> {
+        let held = self
+            .resources
+            .get(&resource)
+            .ok_or_else(|| Failure::new(code::ENOENT, format!("resource {resource} not found")))?;
+        if held.resource.resource_type() != ResourceType::Model {
+            return Ok(None);
+        }
+        let what = format!("loading model resource {resource}");
+        let bytes = held.blobs.iter().map(|(b, _)| b.data().len() as u64).sum();
+        let charge = self.share.charge_alone(bytes, &what)?;
+        for (b, _) in &held.blobs {
+            b.charge_loaded(&self.shared.budget, &what)?;
+        }
+        Ok(Some(charge))
+    }
+
     fn add_resource(
         &mut self,
         rt: ResourceType,
@@ -404,6 +430,7 @@ impl Tenant {
                     Failure::new(code::ENOENT, format!("session {session} not found"))
                 })?;
                 s.release()?;
+                self.loaded.retain(|(sess, _), _| *sess != session);
                 Ok(Message::Ok)
             }
             Message::ResourceOffer {
@@ -433,12 +460,17 @@ impl Tenant {
             }
             Message::Register { session, resource } => {
                 let s = self.session(session)?.clone();
+                let charge = self.charge_model(resource)?;
                 s.register(self.resource(resource)?)?;
+                if let Some(c) = charge {
+                    self.loaded.insert((session, resource), c);
+                }
                 Ok(Message::Ok)
             }
             Message::Unregister { session, resource } => {
                 let s = self.session(session)?.clone();
                 s.unregister(self.resource(resource)?)?;
+                self.loaded.remove(&(session, resource));
                 Ok(Message::Ok)
             }
             Message::ResourceRelease { resource } => {
@@ -746,6 +778,77 @@ mod tests {
         assert!(matches!(&r, Message::Error { code: 2, .. }), "{r:?}");
         drop(t);
         assert_eq!((sh.store.live(), sh.budget.used()), (0, 0));
+    }
+
+    #[test]
+    fn registered_models_are_charged_for_their_loaded_copy() {
+        let mut cfg = AgentConfig::default();
+        cfg.limits.tenant_memory = 3500;
+        let sh = shared(cfg);
+        let mut t = tenant(&sh);
+        let Message::SessionCreated { session } = t.handle(Message::SessionCreate { hint: 0 })
+        else {
+            panic!()
+        };
+        let model = vec![9u8; 1000];
+        let Message::ResourceOffered { upload, .. } = t.handle(Message::ResourceOffer {
+            resource_type: ResourceType::Model.raw(),
+            blobs: vec![blob(&model)],
+        }) else {
+            panic!()
+        };
+        let Message::ResourceReady { resource } = t.handle(Message::BlobUpload {
+            upload,
+            index: 0,
+            data: model,
+        }) else {
+            panic!()
+        };
+        assert_eq!((t.share().used(), sh.budget.used()), (1000, 1000));
+        assert_eq!(
+            t.handle(Message::Register { session, resource }),
+            Message::Ok
+        );
+        assert_eq!((t.share().used(), sh.budget.used()), (2000, 2000));
+        let Message::SessionCreated { session: s2 } = t.handle(Message::SessionCreate { hint: 0 })
+        else {
+            panic!()
+        };
+        assert_eq!(
+            t.handle(Message::Register {
+                session: s2,
+                resource
+            }),
+            Message::Ok
+        );
+        assert_eq!(
+            (t.share().used(), sh.budget.used()),
+            (3000, 2000),
+            "each registration is the tenant's; the loaded copy is the agent's once"
+        );
+        let Message::SessionCreated { session: s3 } = t.handle(Message::SessionCreate { hint: 0 })
+        else {
+            panic!()
+        };
+        let r = t.handle(Message::Register {
+            session: s3,
+            resource,
+        });
+        assert!(
+            matches!(&r, Message::Error { code: 12, message } if message.contains("loading model")),
+            "{r:?}"
+        );
+        assert_eq!(
+            t.handle(Message::Unregister {
+                session: s2,
+                resource
+            }),
+            Message::Ok
+        );
+        assert_eq!(t.handle(Message::SessionRelease { session }), Message::Ok);
+        assert_eq!(t.share().used(), 1000);
+        drop(t);
+        assert_eq!(sh.budget.used(), 0);
     }
 
     #[test]
