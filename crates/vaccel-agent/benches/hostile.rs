@@ -12,73 +12,21 @@
 //! `BENCH_AGENT_ARGS`) run another agent binary, such as an older build, for comparison.
 
 mod common;
+#[path = "../tests/common/ops.rs"]
+mod ops;
 
 use common::*;
+use ops::{classify, noop, sgemm};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use vaccel_proto::{BlobUploadHead, FLAG_MORE, Header, Kind, Message, WireArg, frame};
+use vaccel_proto::{BlobUploadHead, FLAG_MORE, Header, Kind, Message, frame};
 
 const BUDGET_MB: u64 = 1024;
 const TENANT_MB: u64 = 256;
-
-fn arg(t: u32, d: Vec<u8>) -> WireArg {
-    WireArg {
-        arg_type: t,
-        custom_type_id: 0,
-        data: d,
-    }
-}
-
-/// Image classification of `image` on `session` (the agent's default model).
-fn classify(session: i64, image: &[u8]) -> Message {
-    Message::Op {
-        session,
-        op: 3,
-        read: vec![arg(28, image.to_vec())],
-        write: vec![arg(26, vec![0; 256]), arg(26, vec![0; 512])],
-    }
-}
-
-fn noop(session: i64) -> Message {
-    Message::Op {
-        session,
-        op: 0,
-        read: vec![],
-        write: vec![],
-    }
-}
-
-/// `C = A·B` with A `m×1`, B `1×n`: a reply of `m·n` floats.
-fn sgemm(m: usize, n: usize) -> Message {
-    let i64b = |v: usize| (v as i64).to_le_bytes().to_vec();
-    let f32s = |v: f32, len: usize| v.to_le_bytes().repeat(len);
-    let (int, float, floats) = (
-        vaccel::ArgType::Int64.raw(),
-        vaccel::ArgType::Float32.raw(),
-        vaccel::ArgType::Float32Array.raw(),
-    );
-    Message::Op {
-        session: 0,
-        op: vaccel::OpType::BlasSgemm.raw(),
-        read: vec![
-            arg(int, i64b(m)),
-            arg(int, i64b(n)),
-            arg(int, i64b(1)),
-            arg(float, f32s(1.0, 1)),
-            arg(floats, f32s(1.0, m)),
-            arg(int, i64b(1)),
-            arg(floats, f32s(1.0, n)),
-            arg(int, i64b(n)),
-            arg(float, f32s(0.0, 1)),
-            arg(int, i64b(n)),
-        ],
-        write: vec![arg(floats, f32s(0.0, m * n))],
-    }
-}
 
 fn frames(id: u64, m: &Message) -> Vec<u8> {
     frame::encode_frames(m.kind() as u16, id, &m.encode(), 1 << 20)
@@ -299,6 +247,18 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Noop p50, p99 and classify p50, p99.
+type Figures = (f64, f64, f64, f64);
+
+fn figures((mut n, mut c): (Vec<f64>, Vec<f64>)) -> Figures {
+    (
+        pct(&mut n, 0.5),
+        pct(&mut n, 0.99),
+        pct(&mut c, 0.5),
+        pct(&mut c, 0.99),
+    )
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     pct(&mut v, 0.5)
 }
@@ -365,7 +325,7 @@ fn main() {
         ),
         (
             "deaf, 256 KiB replies unread",
-            Box::new(|s, n| Attack::pipelined(s, n, &sgemm(256, 256), false)),
+            Box::new(|s, n| Attack::pipelined(s, n, &sgemm(0, 256, 256), false)),
         ),
     ];
     type Run<'a> = Box<dyn Fn(&std::path::Path) -> Attack + 'a>;
@@ -400,36 +360,15 @@ fn main() {
     let mut rows = Vec::new();
     let rss = |pid| rss_mb(pid);
     for (name, start) in &runs {
-        let (mut n, mut c) = measure(&mut good, gs, &image, secs);
-        quiet.push((
-            pct(&mut n, 0.5),
-            pct(&mut n, 0.99),
-            pct(&mut c, 0.5),
-            pct(&mut c, 0.99),
-        ));
+        quiet.push(figures(measure(&mut good, gs, &image, secs)));
         eprintln!("attack: {name}");
         let attack = start(&sock);
-        let (mut n, mut c) = measure(&mut good, gs, &image, secs);
+        let under = figures(measure(&mut good, gs, &image, secs));
         let mem = rss(agent.pid());
         attack.stop();
-        rows.push((
-            name.clone(),
-            (
-                pct(&mut n, 0.5),
-                pct(&mut n, 0.99),
-                pct(&mut c, 0.5),
-                pct(&mut c, 0.99),
-            ),
-            mem,
-        ));
+        rows.push((name.clone(), under, mem));
     }
-    let (mut n, mut c) = measure(&mut good, gs, &image, secs);
-    quiet.push((
-        pct(&mut n, 0.5),
-        pct(&mut n, 0.99),
-        pct(&mut c, 0.5),
-        pct(&mut c, 0.99),
-    ));
+    quiet.push(figures(measure(&mut good, gs, &image, secs)));
     let q = (
         median(quiet.iter().map(|q| q.0).collect()),
         median(quiet.iter().map(|q| q.1).collect()),
