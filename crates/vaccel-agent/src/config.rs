@@ -131,7 +131,8 @@ pub struct AgentConfig {
     pub models: HashMap<String, PathBuf>,
     /// Shared token clients must present (TCP deployments).
     pub token: Option<Vec<u8>>,
-    /// Plugin calls running at once across all tenants (0: the number of CPUs).
+    /// Worker threads for plugin calls across all tenants (0: the number of CPUs); one
+    /// express worker for short calls comes on top.
     pub workers: usize,
     /// How long an idle worker spins for new work before sleeping, in µs (None: 100).
     pub worker_spin_us: Option<u64>,

@@ -39,7 +39,8 @@ struct Cli {
     /// Serve Prometheus metrics on host:port.
     #[arg(long)]
     metrics: Option<String>,
-    /// Plugin calls at once (default: number of CPUs).
+    /// Worker threads for plugin calls (default: number of CPUs), plus one express
+    /// worker that takes only short calls.
     #[arg(long, default_value_t = 0)]
     workers: usize,
     /// How long an idle worker watches for new work before sleeping, in µs (0: sleep at
