@@ -430,3 +430,108 @@ fn idle_metrics_connections_are_closed_and_do_not_block_scrapes() {
     stop.send(()).unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn a_blob_stream_stays_charged_after_its_upload_fails() {
+    use sha2::{Digest, Sha256};
+    let mut cfg = AgentConfig::default();
+    cfg.limits.tenant_memory = 24 * MIB;
+    let ((path, _dir, stop, handle), agent) = start_agent(cfg);
+    let mut c = Client::connect(&path);
+    let blob = |v: u8| vec![v; 8 << 20];
+    let info = |d: &[u8]| vaccel_proto::BlobInfo {
+        name: "part.bin".into(),
+        sha256: Sha256::digest(d).into(),
+        len: d.len() as u64,
+    };
+    let (a, b) = (blob(1), blob(2));
+    c.send(
+        1,
+        &Message::ResourceOffer {
+            resource_type: 1,
+            blobs: vec![info(&a), info(&b)],
+        },
+    );
+    let Message::ResourceOffered { upload, .. } = c.recv().1 else {
+        panic!()
+    };
+    // Blob 1 starts streaming (its 8 MiB buffer is charged) and is left unfinished...
+    let head = vaccel_proto::BlobUploadHead {
+        upload,
+        index: 1,
+        len: b.len() as u64,
+    }
+    .encode();
+    let mut frames = Vec::new();
+    frame::write_frames(
+        &mut frames,
+        Kind::BlobUpload as u16,
+        2,
+        &[&head, &b],
+        1 << 20,
+    )
+    .unwrap();
+    // Cut after the fourth frame (a frame boundary: other messages go in between).
+    let mut half = 0;
+    for _ in 0..4 {
+        half += frame::check(&frames[half..], 1 << 20).unwrap().unwrap();
+    }
+    c.s.write_all(&frames[..half]).unwrap();
+    // ...while blob 0 fails its hash, which drops the upload.
+    let mut bad = a.clone();
+    bad[7] ^= 1;
+    c.send(
+        3,
+        &Message::BlobUpload {
+            upload,
+            index: 0,
+            data: bad,
+        },
+    );
+    assert!(matches!(c.recv(), (3, Message::Error { code: 22, .. })));
+    // The unfinished stream's buffer is still there, so still charged: 16 MiB more do not
+    // fit in the 24 MiB share (they would without it).
+    let used = agent.memory_used();
+    assert!(
+        used >= 8 * MIB,
+        "the live stream's buffer is not charged ({used} bytes)"
+    );
+    let sixteen = vec![3u8; 16 << 20];
+    c.send(
+        4,
+        &Message::ResourceOffer {
+            resource_type: 1,
+            blobs: vec![info(&sixteen)],
+        },
+    );
+    let Message::ResourceOffered { upload: u2, .. } = c.recv().1 else {
+        panic!()
+    };
+    c.send(
+        5,
+        &Message::BlobUpload {
+            upload: u2,
+            index: 0,
+            data: sixteen,
+        },
+    );
+    match c.recv() {
+        (5, Message::Error { code: 12, message }) => {
+            assert!(message.contains("memory share"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // When the stream ends, it is refused (its upload is gone) and its charge goes back.
+    c.s.write_all(&frames[half..]).unwrap();
+    match c.recv() {
+        (2, Message::Error { code: 2, message }) => {
+            assert!(message.contains("was dropped"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    wait_for("the stream's charge to go back", || {
+        agent.memory_used() < 4 * MIB
+    });
+    stop.send(()).unwrap();
+    handle.join().unwrap();
+}
