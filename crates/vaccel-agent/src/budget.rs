@@ -6,8 +6,9 @@
 //! bytes, and dropping it is the refund. So a charge lives next to what it pays for (a
 //! read buffer, a blob's buffer, a decoded request, a queued reply) and goes when it goes.
 //!
-//! Two counters are charged at once: the tenant's share ([`Share`]) and the agent-wide
-//! [`Budget`]. A deduplicated blob is held once but charged to the share of every tenant
+//! Three counters are charged at once: the tenant's share ([`Share`]), the share of its
+//! peer (all connections of one VM or process, so that opening more connections does not
+//! buy more memory), and the agent-wide [`Budget`]. A deduplicated blob is held once but charged to the share of every tenant
 //! that holds it (what a tenant may hold does not depend on what others did) and to the
 //! agent-wide budget once, by the store (what the host holds is real memory): see
 //! [`Charge::split`].
@@ -23,10 +24,15 @@ pub struct Budget {
     used: AtomicU64,
 }
 
-/// One tenant's share of the budget.
+/// A share of the budget: one tenant's, or one peer's (whose tenants' shares count
+/// against it too).
 #[derive(Debug)]
 pub struct Share {
     budget: Arc<Budget>,
+    /// The peer's share, for a tenant's share of it.
+    parent: Option<Arc<Share>>,
+    /// Whether this is a peer's share (for messages).
+    peer: bool,
     limit: u64,
     used: AtomicU64,
 }
@@ -58,10 +64,23 @@ impl Budget {
         self.limit
     }
 
-    /// A share of at most `limit` bytes (and never more than the budget's).
+    /// A tenant's share of at most `limit` bytes (and never more than the budget's), with
+    /// no peer share above it.
     pub fn share(self: &Arc<Self>, limit: u64) -> Arc<Share> {
+        self.new_share(limit, false)
+    }
+
+    /// A peer's share of at most `limit` bytes, for its tenants' shares
+    /// ([`Share::tenant`]).
+    pub fn peer(self: &Arc<Self>, limit: u64) -> Arc<Share> {
+        self.new_share(limit, true)
+    }
+
+    fn new_share(self: &Arc<Self>, limit: u64, peer: bool) -> Arc<Share> {
         Arc::new(Share {
             budget: self.clone(),
+            parent: None,
+            peer,
             limit: limit.min(self.limit),
             used: AtomicU64::new(0),
         })
@@ -93,6 +112,37 @@ impl Budget {
 }
 
 impl Share {
+    /// A tenant's share of at most `limit` bytes within this (peer's) share.
+    pub fn tenant(self: &Arc<Self>, limit: u64) -> Arc<Share> {
+        Arc::new(Share {
+            budget: self.budget.clone(),
+            parent: Some(self.clone()),
+            peer: false,
+            limit: limit.min(self.limit),
+            used: AtomicU64::new(0),
+        })
+    }
+
+    /// Take `bytes` on this share and the shares above it (not the budget), or nothing.
+    fn take(&self, bytes: u64, what: &str) -> Result<(), Failure> {
+        take(&self.used, self.limit, bytes).map_err(|used| self.refusal(bytes, used, what))?;
+        if let Some(p) = &self.parent
+            && let Err(f) = p.take(bytes, what)
+        {
+            self.used.fetch_sub(bytes, Ordering::AcqRel);
+            return Err(f);
+        }
+        Ok(())
+    }
+
+    /// Give back `bytes` on this share and the shares above it.
+    fn give(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+        if let Some(p) = &self.parent {
+            p.give(bytes);
+        }
+    }
+
     /// Bytes this tenant is charged now.
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Acquire)
@@ -123,7 +173,7 @@ impl Share {
     /// # Errors
     /// `ENOMEM` past the share; nothing is charged.
     pub fn charge_alone(self: &Arc<Self>, bytes: u64, what: &str) -> Result<Charge, Failure> {
-        take(&self.used, self.limit, bytes).map_err(|used| self.refusal(bytes, used, what))?;
+        self.take(bytes, what)?;
         Ok(Charge {
             share: Some(self.clone()),
             budget: None,
@@ -141,10 +191,15 @@ impl Share {
     }
 
     fn refusal(&self, bytes: u64, used: u64, what: &str) -> Failure {
+        let (whose, flag) = if self.peer {
+            ("this peer's (all its connections')", "--peer-memory")
+        } else {
+            ("this client's (connection's)", "--tenant-memory")
+        };
         Failure::new(
             vaccel::code::ENOMEM,
             format!(
-                "{what} needs {bytes} bytes: this client's memory share of {} bytes has {} left (--tenant-memory)",
+                "{what} needs {bytes} bytes: {whose} memory share of {} bytes has {} left ({flag})",
                 self.limit,
                 self.limit.saturating_sub(used)
             ),
@@ -185,13 +240,13 @@ impl Charge {
             return Ok(());
         }
         if let Some(s) = &self.share {
-            take(&s.used, s.limit, more).map_err(|used| s.refusal(more, used, what))?;
+            s.take(more, what)?;
         }
         if let Some(b) = &self.budget
             && let Err(used) = take(&b.used, b.limit, more)
         {
             if let Some(s) = &self.share {
-                s.used.fetch_sub(more, Ordering::AcqRel);
+                s.give(more);
             }
             return Err(b.refusal(more, used, what));
         }
@@ -219,7 +274,7 @@ impl Charge {
             return;
         }
         if let Some(s) = &self.share {
-            s.used.fetch_sub(less, Ordering::AcqRel);
+            s.give(less);
         }
         if let Some(b) = &self.budget {
             b.used.fetch_sub(less, Ordering::AcqRel);
@@ -315,6 +370,36 @@ mod tests {
         assert_eq!((s1.used(), b.used()), (0, 40));
         drop(c);
         assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn a_peers_tenants_share_the_peers_share() {
+        let b = Budget::new(100);
+        let peer = b.peer(50);
+        let (t1, t2) = (peer.tenant(40), peer.tenant(40));
+        let a = t1.charge(30, "a").unwrap();
+        let e = t2.charge(30, "more connections").unwrap_err();
+        assert!(
+            e.message.contains("this peer's (all its connections') memory share of 50 bytes has 20 left (--peer-memory)"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            (t2.used(), peer.used(), b.used()),
+            (0, 30, 30),
+            "nothing left behind"
+        );
+        let e = t1.charge(20, "x").unwrap_err();
+        assert!(
+            e.message
+                .contains("this client's (connection's) memory share of 40 bytes"),
+            "{}",
+            e.message
+        );
+        let c = t2.charge(20, "b").unwrap();
+        assert_eq!((peer.used(), b.used()), (50, 50));
+        drop((a, c));
+        assert_eq!((t1.used(), t2.used(), peer.used(), b.used()), (0, 0, 0, 0));
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Limits {
     pub uploads: usize,
     /// Memory one tenant may make the agent hold (buffers, requests, replies, blobs).
     pub tenant_memory: u64,
+    /// Memory one peer's connections together may make the agent hold.
+    pub peer_memory: u64,
     /// Memory all clients together may make the agent hold.
     pub memory_budget: u64,
     /// Sustained requests per second.
@@ -55,6 +57,7 @@ impl Default for Limits {
             sessions: 256,
             uploads: 64,
             tenant_memory: 2 << 30,
+            peer_memory: 4 << 30,
             memory_budget: default_memory_budget(),
             rate: 50_000.0,
             burst: 5_000.0,

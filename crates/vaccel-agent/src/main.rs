@@ -61,6 +61,10 @@ struct Cli {
     /// resources (bytes; K, M, G suffixes).
     #[arg(long, default_value = "2G", value_parser = parse_bytes)]
     tenant_memory: u64,
+    /// Memory one peer's connections together may make the agent hold: a vsock CID, a Unix
+    /// peer process, a TCP address (bytes; K, M, G suffixes).
+    #[arg(long, default_value = "4G", value_parser = parse_bytes)]
+    peer_memory: u64,
     /// Memory all connections together may make the agent hold (default: half the host's).
     #[arg(long, value_parser = parse_bytes)]
     memory_budget: Option<u64>,
@@ -170,6 +174,7 @@ async fn serve() -> Result<()> {
     l.sessions = cli.max_sessions;
     l.uploads = cli.max_uploads;
     l.tenant_memory = cli.tenant_memory;
+    l.peer_memory = cli.peer_memory;
     if let Some(b) = cli.memory_budget {
         l.memory_budget = b;
     }

@@ -33,6 +33,8 @@ pub struct Shared {
     pub config: AgentConfig,
     /// Catalogue models read from disk, by name: read once while any tenant holds them.
     catalogue: Mutex<HashMap<String, CatalogueEntry>>,
+    /// Each peer's memory share, while it has connections.
+    peers: Mutex<HashMap<String, Weak<Share>>>,
 }
 
 /// A catalogue model's files as read: names and the stored blobs (while anyone holds them).
@@ -47,7 +49,24 @@ impl Shared {
             budget: Budget::new(config.limits.memory_budget),
             config,
             catalogue: Mutex::default(),
+            peers: Mutex::default(),
         }
+    }
+
+    /// A new tenant's memory share, within the share of its peer (`key`, as the transport
+    /// names it), so that a peer's connections together hold at most `--peer-memory`.
+    pub fn tenant_share(&self, peer: &str) -> Arc<Share> {
+        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let share = match peers.get(peer).and_then(Weak::upgrade) {
+            Some(s) => s,
+            None => {
+                peers.retain(|_, w| w.strong_count() > 0);
+                let s = self.budget.peer(self.config.limits.peer_memory);
+                peers.insert(peer.to_string(), Arc::downgrade(&s));
+                s
+            }
+        };
+        share.tenant(self.config.limits.tenant_memory)
     }
 
     /// The blobs of catalogue model `name`, read from disk (and charged to the agent)

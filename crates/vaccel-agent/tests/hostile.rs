@@ -535,3 +535,61 @@ fn a_blob_stream_stays_charged_after_its_upload_fails() {
     stop.send(()).unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn more_connections_from_one_peer_do_not_buy_more_memory() {
+    use sha2::{Digest, Sha256};
+    // Every connection of this test comes from this process: one peer.
+    let mut cfg = AgentConfig::default();
+    cfg.limits.tenant_memory = 16 * MIB;
+    cfg.limits.peer_memory = 20 * MIB;
+    let ((path, _dir, stop, handle), agent) = start_agent(cfg);
+    let upload = |c: &mut Client, v: u8| {
+        let data = vec![v; 12 << 20];
+        c.send(
+            1,
+            &Message::ResourceOffer {
+                resource_type: 1,
+                blobs: vec![vaccel_proto::BlobInfo {
+                    name: "d.bin".into(),
+                    sha256: Sha256::digest(&data).into(),
+                    len: data.len() as u64,
+                }],
+            },
+        );
+        let Message::ResourceOffered { upload, .. } = c.recv().1 else {
+            panic!()
+        };
+        c.send(
+            2,
+            &Message::BlobUpload {
+                upload,
+                index: 0,
+                data,
+            },
+        );
+        c.recv().1
+    };
+    let mut first = Client::connect(&path);
+    assert!(matches!(
+        upload(&mut first, 1),
+        Message::ResourceReady { .. }
+    ));
+    let mut second = Client::connect(&path);
+    match upload(&mut second, 2) {
+        Message::Error { code: 12, message } => {
+            assert!(message.contains("this peer's"), "{message}")
+        }
+        other => panic!("the peer's second connection got more memory: {other:?}"),
+    }
+    drop(first);
+    wait_for("the first connection's memory to come back", || {
+        agent.memory_used() < 4 * MIB
+    });
+    assert!(matches!(
+        upload(&mut second, 3),
+        Message::ResourceReady { .. }
+    ));
+    stop.send(()).unwrap();
+    handle.join().unwrap();
+}

@@ -413,7 +413,7 @@ pub async fn serve(
     let limits = shared.config.limits.clone();
     let (rd, wr) = tokio::io::split(conn);
     let mut replies = Replies::new(wr, ctx.clone(), tenant_id, limits.write_timeout);
-    let share = shared.budget.share(limits.tenant_memory);
+    let share = shared.tenant_share(&peer.key);
     let mut frames = FrameReader::new(rd, share.empty());
     ctx.metrics.connected(tenant_id, &peer.addr);
     tracing::debug!(tenant = tenant_id, peer = peer.addr, "connected");
