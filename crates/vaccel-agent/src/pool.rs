@@ -15,7 +15,8 @@
 //! **Never all workers to one tenant.** Jobs cannot be preempted, so a tenant whose jobs
 //! held every worker would make anyone else wait for one of them to end, however fair the
 //! order. A tenant therefore runs at most `workers - 1` jobs at once (when there are two
-//! workers or more): one worker is always free for the others.
+//! workers or more), and so do all the tenants of one peer together (a VM that opens more
+//! connections gets no more workers): one worker is always free for the others.
 //!
 //! **An express worker for short jobs.** Several tenants with expensive jobs can still
 //! hold every worker, and a 50 µs call would wait for a 200 ms one to end. One more thread
@@ -88,6 +89,8 @@ struct Queue {
     sleeping: usize,
     /// Whether the express worker is asleep.
     express_sleeping: bool,
+    /// Jobs running, by peer.
+    peer_running: HashMap<u64, usize>,
 }
 
 struct TenantQueue {
@@ -95,6 +98,8 @@ struct TenantQueue {
     jobs: VecDeque<(u32, Job)>,
     /// Worker time used, in ns, with running jobs counted at their estimate.
     vtime: u64,
+    /// Its peer (a VM or process; see [`Pool::join`]).
+    peer: u64,
     /// Expected cost of a job, by kind, in ns (a moving average; a few kinds at most).
     estimates: Vec<(u32, u64)>,
     running: usize,
@@ -126,20 +131,31 @@ impl TenantQueue {
 }
 
 impl Queue {
-    fn push(&mut self, tenant: u64, kind: u32, job: Job) {
+    /// The account of `tenant`, made (as a peer of its own, unless [`Pool::join`] said
+    /// otherwise) if it has none.
+    fn account(&mut self, tenant: u64) -> &mut TenantQueue {
         let floor = self.floor;
-        let t = self.tenants.entry(tenant).or_insert_with(|| TenantQueue {
+        self.tenants.entry(tenant).or_insert_with(|| TenantQueue {
             jobs: VecDeque::new(),
             vtime: floor,
+            peer: tenant,
             estimates: Vec::new(),
             running: 0,
-        });
-        if t.jobs.is_empty() {
+        })
+    }
+
+    fn push(&mut self, tenant: u64, kind: u32, job: Job) {
+        let floor = self.floor;
+        let t = self.account(tenant);
+        let was_idle = t.jobs.is_empty();
+        if was_idle {
             // Back from idle: no credit banked while it was away.
             t.vtime = t.vtime.max(floor);
-            self.ready.push(tenant);
         }
         t.jobs.push_back((kind, job));
+        if was_idle {
+            self.ready.push(tenant);
+        }
     }
 
     /// The next job of the ready tenant whose job would *finish* first in virtual time
@@ -168,9 +184,11 @@ impl Queue {
         self.floor = self.floor.max(t.vtime);
         t.vtime += estimate;
         t.running += 1;
+        let peer = t.peer;
         if t.jobs.is_empty() {
             self.ready.swap_remove(i);
         }
+        *self.peer_running.entry(peer).or_default() += 1;
         Some(Taken {
             tenant: id,
             kind,
@@ -181,9 +199,11 @@ impl Queue {
 
     /// Whether a job of `tenant` may start now (on the express worker, if `express`).
     fn may_start(&self, tenant: &u64, express: bool) -> bool {
-        self.tenants
-            .get(tenant)
-            .is_some_and(|t| t.running < self.cap && (!express || t.next_estimate() <= EXPRESS_NS))
+        self.tenants.get(tenant).is_some_and(|t| {
+            t.running < self.cap
+                && self.peer_running.get(&t.peer).copied().unwrap_or(0) < self.cap
+                && (!express || t.next_estimate() <= EXPRESS_NS)
+        })
     }
 
     /// Whether some queued job may start now (on the express worker, if `express`).
@@ -192,18 +212,23 @@ impl Queue {
     }
 
     /// A job of `tenant` and `kind` charged `estimate` took `took` ns: correct its
-    /// virtual time. Returns whether the tenant has jobs waiting that it may now start.
-    fn done(&mut self, tenant: u64, kind: u32, estimate: u64, took: u64) -> bool {
+    /// virtual time.
+    fn done(&mut self, tenant: u64, kind: u32, estimate: u64, took: u64) {
         let Some(t) = self.tenants.get_mut(&tenant) else {
-            return false;
+            return;
         };
-        let waiting = !t.jobs.is_empty();
         // A one-off cost (a model's first load) must not lock a tenant out for long: it
         // is never more than MAX_LAG ahead of the others.
         t.vtime = (t.vtime - estimate + took).min(self.floor + MAX_LAG_NS);
         t.learn(kind, took);
         t.running -= 1;
-        waiting
+        let peer = t.peer;
+        if let Some(n) = self.peer_running.get_mut(&peer) {
+            *n -= 1;
+            if *n == 0 {
+                self.peer_running.remove(&peer);
+            }
+        }
     }
 }
 
@@ -258,6 +283,15 @@ impl Pool {
         {
             q.tenants.remove(&tenant);
         }
+    }
+
+    /// Say that `tenant` is a connection of `peer` (a vsock CID, a Unix peer process, a
+    /// TCP address): all the tenants of one peer together run at most `workers - 1` jobs
+    /// at once. Call before its first job.
+    pub fn join(&self, tenant: u64, peer: &str) {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let peer = BuildHasherDefault::<DefaultHasher>::default().hash_one(peer);
+        lock(&self.inner.queue).account(tenant).peer = peer;
     }
 
     /// Tenants the pool keeps accounts for (for tests).
@@ -330,12 +364,13 @@ impl Inner {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         let took = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX / 4);
         let mut q = lock(&self.queue);
-        if q.done(tenant, kind, estimate, took) {
-            // Its next job may start now: a sleeper may have skipped it.
-            if q.sleeping > 0 {
-                self.ready.notify_one();
-            }
-            self.wake_express(&q, tenant);
+        q.done(tenant, kind, estimate, took);
+        // A job a cap held back may start now: a sleeper may have skipped it.
+        if q.sleeping > 0 && q.runnable(false) {
+            self.ready.notify_one();
+        }
+        if q.express_sleeping && q.runnable(true) {
+            self.express.notify_one();
         }
     }
 
@@ -539,6 +574,39 @@ mod tests {
         pool.forget(5);
         pool.forget(6);
         assert_eq!(pool.tenants(), 0);
+    }
+
+    #[test]
+    fn a_peers_connections_together_never_take_every_worker() {
+        let pool = Pool::new(3, Duration::ZERO).unwrap();
+        for tenant in 1..=4 {
+            pool.join(tenant, "vsock:7");
+        }
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel();
+        for i in 0..16 {
+            let (running, most, tx) = (running.clone(), most.clone(), tx.clone());
+            pool.submit(
+                1 + i % 4,
+                0,
+                Box::new(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(5));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    tx.send(()).unwrap();
+                }),
+            );
+        }
+        // Another peer's job runs while the four connections of vsock:7 have work queued.
+        let (other_tx, other_rx) = channel();
+        pool.submit(9, 0, Box::new(move || other_tx.send(()).unwrap()));
+        other_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        for _ in 0..16 {
+            rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2, "workers - 1 for the peer");
     }
 
     #[test]

@@ -144,15 +144,20 @@ fn the_memory_budget_holds_against_many_hostile_connections() {
     }
     check(&mut good);
 
-    // Six connections upload 20 MiB blobs: three fit in the budget, the others are told.
+    // Six connections upload 20 MiB blobs: two or three fit in the budget, the others are
+    // told.
     let mut uploaders: Vec<Client> = (0..6).map(|_| Client::connect(&path)).collect();
     let mut stored = 0;
     for (i, u) in uploaders.iter_mut().enumerate() {
         match upload(u, i as u64, 20) {
             Message::ResourceReady { .. } => stored += 1,
             Message::Error { code: 12, message } => {
+                // This test's connections are one peer, whose share is the whole budget:
+                // either limit may be the one that refuses.
                 assert!(
-                    message.contains("memory budget of 67108864 bytes"),
+                    message.contains("memory budget of 67108864 bytes")
+                        || message
+                            .contains("peer's (all its connections') memory share of 67108864"),
                     "{message}"
                 )
             }

@@ -448,6 +448,7 @@ pub async fn serve(
     };
     replies.respond(id, &ok, None).await;
     replies.set_max_frame(limits.max_frame);
+    ctx.workers.join(tenant_id, &peer.key);
     tracing::info!(tenant = tenant_id, peer = peer.addr, "tenant connected");
 
     // Serving.
