@@ -1,5 +1,6 @@
 //! A well-behaved tenant under attack (a benchmark, not a test): its noop and classify
-//! latency (p50 / p99) through a real `vaccel-agent` process while a hostile client runs
+//! latency (p50 / p99) through a real `vaccel-agent` process while a hostile client — a
+//! process of its own, so another peer, as an attacking VM would be — runs
 //! each attack of docs/SECURITY.md, next to the same figures with nobody attacking —
 //! quiet rounds interleaved with the attacks in the same run, the baseline being the median
 //! of the quiet rounds. Also the agent's RSS at the end of each round, against its budget.
@@ -291,11 +292,6 @@ fn main() {
             ]);
         }
     }
-    let agent = AgentProcess::start(cmd, "hostile");
-    let sock = agent.sock.clone();
-    let mut good = Client::connect(&sock);
-    let gs = good.session();
-    measure(&mut good, gs, &image, 1.0);
 
     // Each attack with one hostile connection (the goal's "single hostile tenant"), then
     // with four from the same peer.
@@ -356,16 +352,47 @@ fn main() {
             Box::new(Attack::connection_flood) as Run<'_>,
         )))
         .collect();
+    // The attacker: this program again, in a process of its own (another peer, as an
+    // attacking VM would be), running attack BENCH_ATTACK until its stdin closes.
+    if let Ok(i) = std::env::var("BENCH_ATTACK") {
+        let sock = std::path::PathBuf::from(std::env::var("BENCH_SOCK").expect("BENCH_SOCK"));
+        let i: usize = i.parse().expect("attack index");
+        let attack = (runs[i].1)(&sock);
+        println!("ready");
+        std::io::stdout().flush().unwrap();
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        attack.stop();
+        return;
+    }
+
+    let agent = AgentProcess::start(cmd, "hostile");
+    let sock = agent.sock.clone();
+    let mut good = Client::connect(&sock);
+    let gs = good.session();
+    measure(&mut good, gs, &image, 1.0);
     let mut quiet = Vec::new();
     let mut rows = Vec::new();
-    let rss = |pid| rss_mb(pid);
-    for (name, start) in &runs {
+    for (i, (name, _)) in runs.iter().enumerate() {
         quiet.push(figures(measure(&mut good, gs, &image, secs)));
         eprintln!("attack: {name}");
-        let attack = start(&sock);
+        let mut attacker = Command::new(std::env::current_exe().unwrap())
+            .env("BENCH_ATTACK", i.to_string())
+            .env("BENCH_SOCK", &sock)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the attacker");
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(attacker.stdout.take().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        assert_eq!(ready.trim(), "ready", "the attacker did not start");
         let under = figures(measure(&mut good, gs, &image, secs));
-        let mem = rss(agent.pid());
-        attack.stop();
+        let mem = rss_mb(agent.pid());
+        drop(attacker.stdin.take());
+        let _ = attacker.wait();
         rows.push((name.clone(), under, mem));
     }
     quiet.push(figures(measure(&mut good, gs, &image, secs)));
