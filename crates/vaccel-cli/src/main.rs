@@ -424,8 +424,9 @@ enum Bench {
         source: Option<std::path::PathBuf>,
     },
     /// P6 / P7: an op whose input tensors total SIZE MiB (sgemm 1×1×K), then registering a
-    /// resource of SIZE MiB (first time: upload; second: the agent already holds it, only
-    /// its hash travels), vs copying the same bytes over a raw Unix socket in this process.
+    /// resource of SIZE MiB (first time: upload; second: this client gave the agent those
+    /// bytes already, so only their hash travels), vs copying the same bytes over a raw Unix
+    /// socket in this process.
     Upload {
         /// Size in MiB.
         #[arg(long, default_value_t = 64)]
