@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
+use vaccel::ops::{self, Role};
 use vaccel::{ArgType, Args, HostBlob, OpType, Resource, ResourceType, Runtime, Session, code};
 use vaccel_proto::{ArgRef, BlobInfo, Message, OpMessage, WireArg};
 
@@ -558,53 +559,44 @@ impl Tenant {
         let s = self.session(msg.session)?.clone();
         let op = OpType::from_raw(msg.op)
             .ok_or_else(|| Failure::new(code::ENOTSUP, format!("unknown op {}", msg.op)))?;
-        let translate = |msg: &mut OpMessage| -> Result<(), Failure> {
-            let Some(Ok(raw)) = msg.read(0).map(|a| <[u8; 8]>::try_from(a.data)) else {
-                return Ok(());
+        // The arguments must fit the op's layout before any policy reads them.
+        check_layout(op, &msg)?;
+        // Policy, from the roles the op's layout gives its arguments.
+        let arg_with = |role| ops::read_args_with(op, role).next();
+        let text = |i: Option<usize>| str_arg(i.and_then(|i| msg.read(i)));
+        if let Some(lib) = arg_with(Role::Library) {
+            let (lib, sym) = (text(Some(lib)), text(arg_with(Role::Symbol)));
+            if !self
+                .shared
+                .config
+                .allow_exec
+                .contains(&(lib.clone(), sym.clone()))
+            {
+                return Err(Failure::new(
+                    code::EPERM,
+                    format!(
+                        "exec of {lib}:{sym} is not allowed by the operator (see vaccel-agent --allow-exec)"
+                    ),
+                ));
+            }
+        }
+        if arg_with(Role::Symbol).is_some()
+            && arg_with(Role::ResourceId).is_some()
+            && !self.shared.config.allow_uploaded_code
+        {
+            // A symbol called in a resource's library: code a guest uploaded.
+            return Err(Failure::new(
+                code::EPERM,
+                "running uploaded libraries is not allowed by the operator (see vaccel-agent --allow-uploaded-code)",
+            ));
+        }
+        // Resource ids are the tenant's: replace them by the runtime's.
+        for i in ops::read_args_with(op, Role::ResourceId) {
+            let Some(Ok(raw)) = msg.read(i).map(|a| <[u8; 8]>::try_from(a.data)) else {
+                continue;
             };
-            let local = i64::from_le_bytes(raw);
-            let host = self.resource(local)?.id().to_le_bytes().to_vec();
-            msg.replace_read(0, host);
-            Ok(())
-        };
-        match op {
-            OpType::Exec => {
-                let (lib, sym) = match msg.read_len() {
-                    2.. => (str_arg(msg.read(0)), str_arg(msg.read(1))),
-                    _ => (String::new(), String::new()),
-                };
-                if !self
-                    .shared
-                    .config
-                    .allow_exec
-                    .contains(&(lib.clone(), sym.clone()))
-                {
-                    return Err(Failure::new(
-                        code::EPERM,
-                        format!(
-                            "exec of {lib}:{sym} is not allowed by the operator (see vaccel-agent --allow-exec)"
-                        ),
-                    ));
-                }
-            }
-            OpType::ExecWithResource => {
-                if !self.shared.config.allow_uploaded_code {
-                    return Err(Failure::new(
-                        code::EPERM,
-                        "running uploaded libraries is not allowed by the operator (see vaccel-agent --allow-uploaded-code)",
-                    ));
-                }
-                translate(&mut msg)?;
-            }
-            OpType::TorchModelLoad
-            | OpType::TorchModelRun
-            | OpType::TfliteModelLoad
-            | OpType::TfliteModelRun
-            | OpType::TfliteModelUnload
-            | OpType::TfModelLoad
-            | OpType::TfModelRun
-            | OpType::TfModelUnload => translate(&mut msg)?,
-            _ => {}
+            let host = self.resource(i64::from_le_bytes(raw))?.id();
+            msg.replace_read(i, host.to_le_bytes().to_vec());
         }
         Ok(PreparedOp {
             session: s,
@@ -612,6 +604,25 @@ impl Tenant {
             msg,
         })
     }
+}
+
+/// Check an op's arguments, as received, against its declared layout (count, types,
+/// sizes): `EINVAL` naming the op and the argument.
+fn check_layout(op: OpType, msg: &OpMessage) -> Result<(), Failure> {
+    let read: Vec<ArgRef<'_>> = (0..msg.read_len()).filter_map(|i| msg.read(i)).collect();
+    let write: Vec<ArgRef<'_>> = msg.write.iter().map(ArgRef::from).collect();
+    let (mut r, mut w) = (
+        Args::with_capacity(read.len()),
+        Args::with_capacity(write.len()),
+    );
+    for a in &read {
+        push_arg(&mut r, a);
+    }
+    for a in &write {
+        push_arg(&mut w, a);
+    }
+    ops::check_args(op, r.as_slice(), w.as_slice())
+        .map_err(|e| Failure::new(code::EINVAL, e.to_string()))
 }
 
 #[cfg(test)]
@@ -868,6 +879,43 @@ mod tests {
         assert_eq!(t.share().used(), 1000);
         drop(t);
         assert_eq!(sh.budget.used(), 0);
+    }
+
+    #[test]
+    fn arguments_are_checked_against_the_layout_before_any_policy() {
+        let mut t = tenant(&shared(AgentConfig::default()));
+        let Message::SessionCreated { session } = t.handle(Message::SessionCreate { hint: 0 })
+        else {
+            panic!()
+        };
+        // exec with a library that is not a string: refused for its layout (EINVAL), not
+        // read by the policy.
+        let int = WireArg {
+            arg_type: ArgType::Int64.raw(),
+            custom_type_id: 0,
+            data: 5i64.to_le_bytes().to_vec(),
+        };
+        let e = t
+            .prepare_op_parts(session, OpType::Exec.raw(), vec![int.clone(), int], vec![])
+            .err()
+            .unwrap();
+        assert_eq!(e.code, code::EINVAL, "{}", e.message);
+        assert!(
+            e.message.contains("exec") && e.message.contains("library"),
+            "{}",
+            e.message
+        );
+        // A model op naming a resource the tenant does not hold: not found.
+        let id = WireArg {
+            arg_type: ArgType::Int64.raw(),
+            custom_type_id: 0,
+            data: 77i64.to_le_bytes().to_vec(),
+        };
+        let e = t
+            .prepare_op_parts(session, OpType::TorchModelLoad.raw(), vec![id], vec![])
+            .err()
+            .unwrap();
+        assert_eq!(e.code, code::ENOENT, "{}", e.message);
     }
 
     #[test]

@@ -28,7 +28,22 @@ impl fmt::Display for Dir {
     }
 }
 
-/// One argument of a layout: its name (for messages) and type.
+/// What an argument means beyond its bytes — what a transport or a policy must know
+/// about it without decoding the op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Plain data.
+    Data,
+    /// The id of a resource registered with the session (`Int64`): a transport maps it to
+    /// the id the other side knows the resource by.
+    ResourceId,
+    /// A host library path to load code from (`String`): operator policy decides.
+    Library,
+    /// A symbol to call in a library (`String`).
+    Symbol,
+}
+
+/// One argument of a layout: its name (for messages), type and role.
 #[derive(Clone, Copy, Debug)]
 pub struct ArgSpec {
     /// Name used in error messages (`"lda"`).
@@ -37,6 +52,8 @@ pub struct ArgSpec {
     pub ty: ArgType,
     /// May be left out (only trailing args are optional).
     pub optional: bool,
+    /// What it means.
+    pub role: Role,
 }
 
 const fn a(name: &'static str, ty: ArgType) -> ArgSpec {
@@ -44,6 +61,7 @@ const fn a(name: &'static str, ty: ArgType) -> ArgSpec {
         name,
         ty,
         optional: false,
+        role: Role::Data,
     }
 }
 
@@ -52,6 +70,17 @@ const fn opt(name: &'static str, ty: ArgType) -> ArgSpec {
         name,
         ty,
         optional: true,
+        role: Role::Data,
+    }
+}
+
+/// An argument with a role (see [`Role`]).
+const fn r(name: &'static str, ty: ArgType, role: Role) -> ArgSpec {
+    ArgSpec {
+        name,
+        ty,
+        optional: false,
+        role,
     }
 }
 
@@ -80,12 +109,18 @@ const NOOP: OpSchema = OpSchema {
     variadic: false,
 };
 const EXEC: OpSchema = OpSchema {
-    read: &[a("library", T::String), a("symbol", T::String)],
+    read: &[
+        r("library", T::String, Role::Library),
+        r("symbol", T::String, Role::Symbol),
+    ],
     write: &[],
     variadic: true,
 };
 const EXEC_RES: OpSchema = OpSchema {
-    read: &[a("resource_id", T::Int64), a("symbol", T::String)],
+    read: &[
+        r("resource_id", T::Int64, Role::ResourceId),
+        r("symbol", T::String, Role::Symbol),
+    ],
     write: &[],
     variadic: true,
 };
@@ -146,14 +181,14 @@ const MINMAX: OpSchema = OpSchema {
 
 /// Model load / unload (all frameworks): the MODEL resource's id.
 const MODEL: OpSchema = OpSchema {
-    read: &[a("model_id", T::Int64)],
+    read: &[r("model_id", T::Int64, Role::ResourceId)],
     write: &[],
     variadic: false,
 };
 /// Model run (all frameworks): the model id, then one `CUSTOM` arg per input tensor
 /// (`crate::tensor` encoding); write: one `CUSTOM` arg per wanted output, receiving it.
 const MODEL_RUN: OpSchema = OpSchema {
-    read: &[a("model_id", T::Int64)],
+    read: &[r("model_id", T::Int64, Role::ResourceId)],
     write: &[],
     variadic: true,
 };
@@ -179,6 +214,18 @@ pub fn schema(op: OpType) -> Option<&'static OpSchema> {
         OpType::TorchModelRun | OpType::TfliteModelRun | OpType::TfModelRun => &MODEL_RUN,
         _ => return None,
     })
+}
+
+/// The read arguments of `op` that have `role`, by index (from the op's declared
+/// layout: a transport remaps [`Role::ResourceId`] arguments, a policy reads
+/// [`Role::Library`] and [`Role::Symbol`] ones). Empty for ops without a layout.
+pub fn read_args_with(op: OpType, role: Role) -> impl Iterator<Item = usize> {
+    schema(op)
+        .map_or(&[][..], |s| s.read)
+        .iter()
+        .enumerate()
+        .filter(move |(_, spec)| spec.role == role)
+        .map(|(i, _)| i)
 }
 
 /// Why arguments do not fit an op's layout. Always `VACCEL_EINVAL`.
@@ -511,6 +558,41 @@ mod tests {
             custom_type_id: 0,
             owned: false,
         }
+    }
+
+    #[test]
+    fn roles_come_from_the_layouts() {
+        let ids = |op| read_args_with(op, Role::ResourceId).collect::<Vec<_>>();
+        for op in [
+            OpType::ExecWithResource,
+            OpType::TorchModelLoad,
+            OpType::TorchModelRun,
+            OpType::TfliteModelLoad,
+            OpType::TfliteModelRun,
+            OpType::TfliteModelUnload,
+            OpType::TfModelLoad,
+            OpType::TfModelRun,
+            OpType::TfModelUnload,
+        ] {
+            assert_eq!(ids(op), vec![0], "{op}");
+        }
+        for op in [
+            OpType::Noop,
+            OpType::Exec,
+            OpType::ImageClassify,
+            OpType::BlasSgemm,
+        ] {
+            assert!(ids(op).is_empty(), "{op}");
+        }
+        let roles = |role| read_args_with(OpType::Exec, role).collect::<Vec<_>>();
+        assert_eq!(
+            (roles(Role::Library), roles(Role::Symbol)),
+            (vec![0], vec![1])
+        );
+        assert_eq!(
+            read_args_with(OpType::ExecWithResource, Role::Symbol).collect::<Vec<_>>(),
+            vec![1]
+        );
     }
 
     #[test]

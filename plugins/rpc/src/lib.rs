@@ -19,6 +19,7 @@ use client::Connection;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use vaccel_plugin::ops::{self, Role};
 use vaccel_plugin::sdk::{ArgInfo, ForwardArgs, Host, ResourceView, Result};
 use vaccel_plugin::{Ctx, OpSet, OpType, Plugin, PluginError, code, plugin_type};
 use vaccel_proto::{ArgRef, BlobInfo, Kind, Message, encode_op_parts};
@@ -143,39 +144,28 @@ impl Rpc {
 
     fn forward_op(&self, ctx: &Ctx<'_>, op: OpType, args: &mut ForwardArgs<'_>) -> Result<()> {
         let (conn, session, resources) = self.remote(ctx)?;
-        let carries_resource = matches!(
-            op,
-            OpType::ExecWithResource
-                | OpType::TorchModelLoad
-                | OpType::TorchModelRun
-                | OpType::TfliteModelLoad
-                | OpType::TfliteModelRun
-                | OpType::TfliteModelUnload
-                | OpType::TfModelLoad
-                | OpType::TfModelRun
-                | OpType::TfModelUnload
-        );
-        // The first arg of these ops names a resource: the agent knows it by its own id.
-        let remote_id: Option<[u8; 8]> = match carries_resource {
-            false => None,
-            true if args.read().is_empty() => None,
-            true => {
-                let local = <[u8; 8]>::try_from(args.read_slice(0))
-                    .map(i64::from_le_bytes)
-                    .unwrap_or(0);
-                let remote = resources.get(&local).ok_or_else(|| {
-                    PluginError::not_found(format!(
-                        "{op}: resource {local} is not registered with session {}",
-                        ctx.session_id
-                    ))
-                })?;
-                Some(remote.to_le_bytes())
+        // Arguments that name a resource (as the op's layout declares them): the agent
+        // knows the resource by its own id.
+        let mut remote_ids: Vec<(usize, [u8; 8])> = Vec::new();
+        for i in ops::read_args_with(op, Role::ResourceId) {
+            if i >= args.read().len() {
+                continue;
             }
-        };
+            let local = <[u8; 8]>::try_from(args.read_slice(i))
+                .map(i64::from_le_bytes)
+                .unwrap_or(0);
+            let remote = resources.get(&local).ok_or_else(|| {
+                PluginError::not_found(format!(
+                    "{op}: resource {local} is not registered with session {}",
+                    ctx.session_id
+                ))
+            })?;
+            remote_ids.push((i, remote.to_le_bytes()));
+        }
         // Arguments are sent straight from the application's buffers.
         let mut read = arg_refs(&args.read(), |i| args.read_slice(i));
-        if let (Some(id), Some(first)) = (&remote_id, read.first_mut()) {
-            first.data = id;
+        for (i, id) in &remote_ids {
+            read[*i].data = id;
         }
         let write = arg_refs(&args.write(), |i| args.write_slice(i));
         let n = write.len();
