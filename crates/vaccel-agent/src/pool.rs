@@ -604,6 +604,13 @@ mod tests {
         for _ in tenants {
             rx.recv().unwrap();
         }
+        // A job's cost is learned just after it ends.
+        wait_until(|| {
+            let q = lock(&pool.inner.queue);
+            tenants
+                .iter()
+                .all(|t| q.tenants.get(t).is_some_and(|a| a.estimate(1) > EXPRESS_NS))
+        });
         for i in 0..n {
             pool.submit(tenants[i % tenants.len()], 1, job(true));
         }
@@ -673,6 +680,13 @@ mod tests {
         for _ in 0..9 {
             rx.recv().unwrap();
         }
+        // A job's cost is learned just after it ends.
+        wait_until(|| {
+            let q = lock(&pool.inner.queue);
+            [1, 3, 4]
+                .iter()
+                .all(|t| q.tenants.get(t).is_some_and(|a| a.estimate(0) > EXPRESS_NS))
+        });
         for _ in 0..3 {
             for t in [1, 3, 4] {
                 pool.submit(t, 0, long(tx.clone()));
