@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use vaccel::sync::lock;
 
 const BUCKETS_MS: [f64; 12] = [
     0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0, 5000.0,
@@ -33,10 +34,6 @@ pub struct Metrics {
     ops: Mutex<BTreeMap<String, Histogram>>,
     connections_total: AtomicU64,
     refused_total: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Metrics {

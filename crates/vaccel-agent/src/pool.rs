@@ -40,6 +40,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+use vaccel::sync::{lock, wait};
 
 /// A unit of plugin work.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -261,10 +262,6 @@ pub struct Pool {
     inner: Arc<Inner>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Pool {
     /// Start `workers` threads (at least one).
     ///
@@ -420,7 +417,7 @@ impl Inner {
             let mut q = lock(&self.queue);
             q.express_sleeping = true;
             while !q.runnable(true) && !self.stop.load(Ordering::Relaxed) {
-                q = self.express.wait(q).unwrap_or_else(|e| e.into_inner());
+                q = wait(&self.express, q);
             }
             q.express_sleeping = false;
         }
@@ -460,7 +457,7 @@ impl Inner {
             let mut q = lock(&self.queue);
             q.sleeping += 1;
             while !q.runnable(false) && !self.stop.load(Ordering::Relaxed) {
-                q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                q = wait(&self.ready, q);
             }
             q.sleeping -= 1;
         }

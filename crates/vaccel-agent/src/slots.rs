@@ -36,7 +36,7 @@ impl Slots {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (usize, HashMap<String, usize>)> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
+        vaccel::sync::lock(&self.open)
     }
 
     /// Connections open now.

@@ -57,7 +57,7 @@ impl StoredBlob {
         budget: &std::sync::Arc<crate::budget::Budget>,
         what: &str,
     ) -> Result<(), crate::tenant::Failure> {
-        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut loaded = vaccel::sync::lock(&self.loaded);
         if loaded.is_none() {
             *loaded = Some(budget.charge(self.data.len() as u64, what)?);
         }
@@ -66,7 +66,7 @@ impl StoredBlob {
 }
 
 fn lock(m: &Map) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Weak<StoredBlob>>> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    vaccel::sync::lock(m)
 }
 
 impl Drop for StoredBlob {

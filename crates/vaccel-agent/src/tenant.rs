@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 use vaccel::ops::{self, Role};
+use vaccel::sync::lock;
 use vaccel::{ArgType, Args, HostBlob, OpType, Resource, ResourceType, Runtime, Session, code};
 use vaccel_proto::{ArgRef, BlobInfo, Message, OpMessage, WireArg};
 
@@ -57,7 +58,7 @@ impl Shared {
     /// A new tenant's memory share, within the share of its peer (`key`, as the transport
     /// names it), so that a peer's connections together hold at most `--peer-memory`.
     pub fn tenant_share(&self, peer: &str) -> Arc<Share> {
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut peers = lock(&self.peers);
         let share = match peers.get(peer).and_then(Weak::upgrade) {
             Some(s) => s,
             None => {
@@ -79,7 +80,7 @@ impl Shared {
                 format!("no model named {name:?} in the operator's catalogue"),
             )
         })?;
-        let mut cache = self.catalogue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = lock(&self.catalogue);
         if let Some(held) = cache.get(name).and_then(|v| {
             v.iter()
                 .map(|(n, w)| w.upgrade().map(|b| (n.clone(), b)))

@@ -79,7 +79,7 @@ impl<V: Clone> IdMap<V> {
     }
 
     fn update<R>(&self, f: impl FnOnce(&mut Ids<V>) -> R) -> R {
-        let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _w = vaccel_plugin::sync::lock(&self.writer);
         let mut next = Ids::clone(&self.map.load());
         let r = f(&mut next);
         self.map.store(Arc::new(next));
@@ -127,7 +127,7 @@ pub(crate) fn state() -> CResult<Arc<State>> {
     if let Some(s) = STATE.load_full() {
         return Ok(s);
     }
-    let _init = STATE_INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _init = vaccel_plugin::sync::lock(&STATE_INIT);
     if let Some(s) = STATE.load_full() {
         return Ok(s);
     }
@@ -254,7 +254,7 @@ pub extern "C" fn vaccel_bootstrap() -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn vaccel_cleanup() -> c_int {
     guard("vaccel_cleanup", || {
-        let _init = STATE_INIT.lock().unwrap_or_else(|e| e.into_inner());
+        let _init = vaccel_plugin::sync::lock(&STATE_INIT);
         if let Some(st) = STATE.swap(None) {
             let sessions: Vec<Session> =
                 st.sessions.update(|m| m.drain().map(|(_, s)| s).collect());

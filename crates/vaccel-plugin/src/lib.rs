@@ -9,6 +9,7 @@
 //! * [`ops`] — the op catalogue's argument layouts and their validation, shared by both
 //!   sides so a malformed call gets the same `VACCEL_EINVAL` message wherever it is caught.
 //! * [`native`] — opening user libraries and calling exec functions, for the exec plugin.
+//! * [`sync`] — locks that outlive a panic, for every crate of the workspace.
 //!
 //! All of the workspace's `unsafe` that touches plugins lives in this crate.
 
@@ -20,6 +21,7 @@ mod log;
 pub mod native;
 pub mod ops;
 pub mod sdk;
+pub mod sync;
 pub mod tensor;
 pub mod types;
 

@@ -38,9 +38,9 @@ pub use registry::{LoadedPlugin, PluginSource};
 pub use resource::Resource;
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use session::Session;
-pub use vaccel_plugin::ops;
 pub use vaccel_plugin::ops::ImageOp;
 pub use vaccel_plugin::{
     ArgType, Args, Classification, DType, Detection, HostBlob, ImageOutput, OpSet, OpType,
     ResourceType, Tensor, TopClass, code, plugin_type, zeroed_bytes,
 };
+pub use vaccel_plugin::{ops, sync};

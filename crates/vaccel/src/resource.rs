@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use vaccel_plugin::sync::lock;
 use vaccel_plugin::{HostBlob, HostResource, ResourceType};
 
 static NEXT_ID: AtomicI64 = AtomicI64::new(1);
@@ -167,11 +168,7 @@ impl Resource {
 
     /// Ids of the sessions it is registered with.
     pub fn sessions(&self) -> Vec<i64> {
-        self.inner
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.inner.sessions).clone()
     }
 
     /// Check it can be released: not registered with any session.

@@ -11,7 +11,7 @@ use crate::runtime::Runtime;
 use arc_swap::ArcSwap;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 use vaccel_plugin::ops::{self, ImageOp};
 use vaccel_plugin::tensor::TENSOR_TYPE_ID;
@@ -58,9 +58,7 @@ impl std::fmt::Debug for Session {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use vaccel_plugin::sync::lock;
 
 fn cstring(what: &str, s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::Invalid(format!("{what} {s:?} contains a NUL byte")))

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use vaccel_plugin::native::{BindMode, NativeLibrary};
 use vaccel_plugin::sdk::{ExecCall, ExecResourceCall, Host, Result};
+use vaccel_plugin::sync::lock;
 use vaccel_plugin::{Ctx, OpSet, OpType, Plugin, PluginError, code, plugin_type};
 
 /// A resource's libraries, loaded.
@@ -34,10 +35,6 @@ pub struct Exec {
     by_path: Mutex<HashMap<PathBuf, Arc<NativeLibrary>>>,
     by_hash: Mutex<HashMap<[u8; 32], Arc<LoadedResource>>>,
     dir: OnceLock<std::result::Result<PathBuf, String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn bind_mode_from_env() -> Result<BindMode> {

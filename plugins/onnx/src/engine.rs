@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use vaccel_plugin::sync::{lock, wait};
 use vaccel_plugin::{PluginError, code};
 
 /// A loaded model: a small pool of ONNX Runtime sessions on the same model bytes.
@@ -82,7 +83,7 @@ impl Drop for Lease<'_> {
 
 impl Model {
     fn lock(&self) -> MutexGuard<'_, PoolState> {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.pool)
     }
 
     /// A session for one run: an idle one, a new one when all are busy and the pool may
@@ -120,7 +121,7 @@ impl Model {
                     session: Some(s),
                 };
             }
-            pool = self.returned.wait(pool).unwrap_or_else(|e| e.into_inner());
+            pool = wait(&self.returned, pool);
         }
     }
 
@@ -246,12 +247,7 @@ impl Engine {
         file: Option<PathBuf>,
         what: &str,
     ) -> Result<Arc<Model>, PluginError> {
-        if let Some(m) = self
-            .models
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(sha256)
-        {
+        if let Some(m) = lock(&self.models).get(sha256) {
             return Ok(m.clone());
         }
         if !looks_like_onnx(bytes) {
@@ -289,17 +285,13 @@ impl Engine {
             outputs,
         });
         tracing::debug!(model = what, "model loaded");
-        let mut models = self.models.lock().unwrap_or_else(|e| e.into_inner());
+        let mut models = lock(&self.models);
         Ok(models.entry(*sha256).or_insert(model).clone())
     }
 
     /// Forget a model (the next use loads it again).
     pub fn unload(&self, sha256: &[u8; 32]) -> bool {
-        self.models
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(sha256)
-            .is_some()
+        lock(&self.models).remove(sha256).is_some()
     }
 }
 

@@ -12,6 +12,7 @@ use ort::value::{DynValue, TensorElementType, ValueType};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use vaccel_plugin::sdk::ResourceView;
+use vaccel_plugin::sync::lock;
 use vaccel_plugin::{DType, OpType, PluginError, Tensor, code};
 
 /// Which sessions hold which models (by content hash). A model nobody holds stays loaded
@@ -60,21 +61,18 @@ fn model_of<'a>(
 
 impl Holds {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], HashSet<i64>>> {
-        self.by_model.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.by_model)
     }
 
     /// Note that `session` uses the model with this hash.
     pub fn add(&self, session: i64, sha256: [u8; 32]) {
         self.lock().entry(sha256).or_default().insert(session);
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|s| *s != sha256);
+        lock(&self.idle).retain(|s| *s != sha256);
     }
 
     /// Models nobody holds: keep the most recent few loaded, drop the rest from the cache.
     fn retire(&self, shas: Vec<[u8; 32]>) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = lock(&self.idle);
         for sha in shas {
             idle.retain(|s| *s != sha);
             idle.push_back(sha);

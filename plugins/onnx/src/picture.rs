@@ -6,6 +6,7 @@ use image::{ColorType, DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage
 use std::io::Cursor;
 use std::sync::Mutex;
 use vaccel_plugin::PluginError;
+use vaccel_plugin::sync::lock;
 
 /// Largest width or height accepted (a 16k × 16k RGB image is 768 MiB).
 pub const MAX_SIDE: u32 = 16_384;
@@ -66,9 +67,7 @@ impl Drop for Picture {
 /// contents are unspecified (the decoder overwrites all of it).
 fn take_buffer(len: usize) -> Vec<u8> {
     let reused = {
-        let mut pool = POOL
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pool = lock(&POOL);
         // The smallest buffer that fits, so large ones stay for large images.
         let best = pool
             .iter()
@@ -93,9 +92,7 @@ fn take_buffer(len: usize) -> Vec<u8> {
 }
 
 fn give_back(buf: Vec<u8>) {
-    let mut pool = POOL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut pool = lock(&POOL);
     let held: usize = pool.iter().map(Vec::capacity).sum();
     if held + buf.capacity() <= POOL_BYTES {
         pool.push(buf);
@@ -114,9 +111,7 @@ fn give_back(buf: Vec<u8>) {
 
 /// Bytes held by the pool of decoded-image buffers (for tests and diagnostics).
 pub fn pooled_bytes() -> usize {
-    let pool = POOL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pool = lock(&POOL);
     pool.iter().map(Vec::capacity).sum()
 }
 

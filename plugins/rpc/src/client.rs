@@ -14,6 +14,7 @@ use std::io::{BufReader, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, TryLockError};
 use std::time::Duration;
+use vaccel_plugin::sync::{lock, wait};
 use vaccel_plugin::{PluginError, code};
 use vaccel_proto::{
     BlobUploadHead, DEFAULT_MAX_FRAME, Kind, Message, PROTO_MAJOR, PROTO_MINOR, Reassembler, frame,
@@ -21,10 +22,6 @@ use vaccel_proto::{
 use vaccel_transport::{Address, Stream};
 
 type Reply = Result<Message, PluginError>;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn lost(addr: &Address, why: impl std::fmt::Display) -> PluginError {
     PluginError::new(
@@ -227,7 +224,7 @@ impl Connection {
             }
             let mut st = lock(&slot.state);
             while st.reply.is_none() && !st.nudged {
-                st = slot.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                st = wait(&slot.ready, st);
             }
         }
     }

@@ -21,15 +21,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use vaccel_plugin::ops::{self, Role};
 use vaccel_plugin::sdk::{ArgInfo, ForwardArgs, Host, ResourceView, Result};
+use vaccel_plugin::sync::lock;
 use vaccel_plugin::{Ctx, OpSet, OpType, Plugin, PluginError, code, plugin_type};
 use vaccel_proto::{ArgRef, BlobInfo, Kind, Message, encode_op_parts};
 use vaccel_transport::Address;
+
+/// Local resource id → the agent's.
+type Resources = Arc<HashMap<i64, i64>>;
 
 struct Remote {
     hint: u32,
     epoch: u64,
     id: i64,
-    resources: HashMap<i64, i64>,
+    /// Local resource id → the agent's. Shared with the ops in flight (copied only when a
+    /// registration changes it, not for every op).
+    resources: Resources,
 }
 
 /// The plugin.
@@ -39,10 +45,6 @@ pub struct Rpc {
     conn: Mutex<Option<Arc<Connection>>>,
     epoch: AtomicU64,
     sessions: Mutex<HashMap<i64, Remote>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn address_from_env() -> Result<Address> {
@@ -103,7 +105,7 @@ impl Rpc {
 
     /// The connection and the agent's id for this session, re-creating the session and
     /// its registrations after a reconnect.
-    fn remote(&self, ctx: &Ctx<'_>) -> Result<(Arc<Connection>, i64, HashMap<i64, i64>)> {
+    fn remote(&self, ctx: &Ctx<'_>) -> Result<(Arc<Connection>, i64, Resources)> {
         let conn = self.connection()?;
         let mut sessions = lock(&self.sessions);
         let r = sessions.get_mut(&ctx.session_id).ok_or_else(|| {
@@ -136,7 +138,7 @@ impl Rpc {
                 hint: r.hint,
                 epoch: conn.epoch,
                 id: session,
-                resources,
+                resources: Arc::new(resources),
             };
         }
         Ok((conn, r.id, r.resources.clone()))
@@ -227,7 +229,7 @@ impl Plugin for Rpc {
                 hint,
                 epoch: conn.epoch,
                 id: session,
-                resources: HashMap::new(),
+                resources: Arc::default(),
             },
         );
         Ok(())
@@ -254,7 +256,7 @@ impl Plugin for Rpc {
             resource: rr,
         })?;
         if let Some(r) = lock(&self.sessions).get_mut(&ctx.session_id) {
-            r.resources.insert(resource.id, rr);
+            Arc::make_mut(&mut r.resources).insert(resource.id, rr);
         }
         Ok(())
     }
@@ -265,7 +267,7 @@ impl Plugin for Rpc {
             let Some(r) = s.get_mut(&session_id) else {
                 return Ok(());
             };
-            let Some(rr) = r.resources.remove(&resource_id) else {
+            let Some(rr) = Arc::make_mut(&mut r.resources).remove(&resource_id) else {
                 return Ok(());
             };
             (r.id, rr, r.epoch)
