@@ -27,10 +27,6 @@ type Serializer =
 type Deserializer =
     Option<unsafe extern "C" fn(*const c_void, usize, u32, usize, *mut c_void) -> c_int>;
 
-fn type_of(raw: u32) -> String {
-    ArgType::from_raw(raw).map_or_else(|| format!("unknown type {raw}"), |t| t.name().to_string())
-}
-
 fn free_owned(a: &mut VaccelArg) {
     if a.owned && !a.buf.is_null() {
         // SAFETY: owned buffers were allocated by this library with malloc.
@@ -93,7 +89,7 @@ impl CArgArray {
         {
             return Err(Error::Invalid(format!(
                 "arg {pos} is {}, expected {}",
-                type_of(actual),
+                ArgType::describe_raw(actual),
                 t.name()
             )));
         }

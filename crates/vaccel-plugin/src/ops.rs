@@ -285,10 +285,6 @@ fn count_text(min: usize, max: Option<usize>) -> String {
     }
 }
 
-fn type_name(raw: u32) -> String {
-    ArgType::from_raw(raw).map_or_else(|| format!("unknown type {raw}"), |t| t.name().into())
-}
-
 /// Check one argument's size and pointer against its declared type.
 pub fn check_shape(arg: &VaccelArg, ty: ArgType) -> Result<(), String> {
     if arg.size > 0 && arg.buf.is_null() {
@@ -337,7 +333,7 @@ fn check_side(
                 index,
                 name: spec.name,
                 expected: spec.ty,
-                got: type_name(arg.arg_type),
+                got: ArgType::describe_raw(arg.arg_type),
             });
         }
         check_shape(arg, spec.ty).map_err(|problem| ArgError::Shape {
@@ -557,6 +553,34 @@ mod tests {
             arg_type: ty.raw(),
             custom_type_id: 0,
             owned: false,
+        }
+    }
+
+    #[test]
+    fn the_fast_shape_test_and_the_explaining_one_agree() {
+        // Every type, against sizes around its element size, with aligned, misaligned
+        // and NULL buffers.
+        let backing = [0u64; 8];
+        let aligned = backing.as_ptr() as *mut std::ffi::c_void;
+        // Only the address matters: the shape checks never read the bytes.
+        let misaligned = (aligned as usize + 1) as *mut std::ffi::c_void;
+        for ty in ArgType::ALL {
+            for size in 0..=17usize {
+                for buf in [aligned, misaligned, std::ptr::null_mut()] {
+                    let arg = VaccelArg {
+                        buf,
+                        size,
+                        arg_type: ty.raw(),
+                        custom_type_id: 0,
+                        owned: false,
+                    };
+                    assert_eq!(
+                        shape_fits(&arg, *ty),
+                        check_shape(&arg, *ty).is_ok(),
+                        "{ty} size {size} buf {buf:?}"
+                    );
+                }
+            }
         }
     }
 

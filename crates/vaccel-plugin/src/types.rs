@@ -247,6 +247,12 @@ numbered_enum! {
 }
 
 impl ArgType {
+    /// The name of the type with this number, or `unknown type N` (for messages about an
+    /// argument a caller sent).
+    pub fn describe_raw(raw: u32) -> String {
+        ArgType::from_raw(raw).map_or_else(|| format!("unknown type {raw}"), |t| t.name().into())
+    }
+
     /// Size of one element for the numeric scalar and array types; `None` for types whose
     /// size is free (raw, string, buffer, custom).
     pub fn element_size(self) -> Option<usize> {
