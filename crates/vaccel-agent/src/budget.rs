@@ -59,11 +59,6 @@ impl Budget {
         self.used.load(Ordering::Acquire)
     }
 
-    /// The limit.
-    pub fn limit(&self) -> u64 {
-        self.limit
-    }
-
     /// A tenant's share of at most `limit` bytes (and never more than the budget's), with
     /// no peer share above it.
     pub fn share(self: &Arc<Self>, limit: u64) -> Arc<Share> {
@@ -148,11 +143,6 @@ impl Share {
         self.used.load(Ordering::Acquire)
     }
 
-    /// The share's limit.
-    pub fn limit(&self) -> u64 {
-        self.limit
-    }
-
     /// Charge `bytes` to this tenant and to the agent.
     ///
     /// # Errors
@@ -217,15 +207,6 @@ pub struct Charge {
 }
 
 impl Charge {
-    /// A charge of nothing, on nothing.
-    pub fn none() -> Charge {
-        Charge {
-            share: None,
-            budget: None,
-            bytes: 0,
-        }
-    }
-
     /// Bytes held.
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -282,26 +263,6 @@ impl Charge {
         self.bytes -= less;
     }
 
-    /// Move `bytes` (at most what is held) into a charge of their own, on the same
-    /// counters: a request's bytes leave a connection's reassembly charge this way.
-    pub fn take(&mut self, bytes: u64) -> Charge {
-        let bytes = bytes.min(self.bytes);
-        self.bytes -= bytes;
-        Charge {
-            share: self.share.clone(),
-            budget: self.budget.clone(),
-            bytes,
-        }
-    }
-
-    /// Join `other` (charged to the same counters) into this charge.
-    pub fn absorb(&mut self, mut other: Charge) {
-        debug_assert!(
-            opt_ptr_eq(&self.share, &other.share) && opt_ptr_eq(&self.budget, &other.budget)
-        );
-        self.bytes += std::mem::take(&mut other.bytes);
-    }
-
     /// Split into the tenant's part and the agent-wide part, each refunded on its own
     /// (a stored blob: the tenant pays while it holds the blob, the agent while anyone does).
     pub fn split(mut self) -> (Charge, Charge) {
@@ -318,20 +279,6 @@ impl Charge {
                 bytes,
             },
         )
-    }
-
-    /// The tenant's part alone: the agent-wide part is refunded now (the bytes it paid for
-    /// were a duplicate of a stored blob, and are gone).
-    pub fn into_share_part(self) -> Charge {
-        self.split().0
-    }
-}
-
-fn opt_ptr_eq<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        (None, None) => true,
-        _ => false,
     }
 }
 
@@ -407,18 +354,17 @@ mod tests {
         let b = Budget::new(100);
         let s = b.share(100);
         let mut c = s.charge(30, "x").unwrap();
-        let part = c.take(10);
-        assert_eq!((c.bytes(), part.bytes(), s.used()), (20, 10, 30));
+        let part = s.charge(10, "y").unwrap();
         let (tenant, agent) = part.split();
         drop(tenant);
-        assert_eq!((s.used(), b.used()), (20, 30));
+        assert_eq!((s.used(), b.used()), (30, 40));
         drop(agent);
-        assert_eq!(b.used(), 20);
+        assert_eq!(b.used(), 30);
         c.set(5, "x").unwrap();
         assert_eq!((s.used(), b.used()), (5, 5));
-        let only_share = c.into_share_part();
-        assert_eq!((s.used(), b.used()), (5, 0));
-        drop(only_share);
-        assert_eq!(s.used(), 0);
+        let alone = s.charge_alone(7, "z").unwrap();
+        assert_eq!((s.used(), b.used()), (12, 5), "a charge on the share alone");
+        drop((c, alone));
+        assert_eq!((s.used(), b.used()), (0, 0));
     }
 }
