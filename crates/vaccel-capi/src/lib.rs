@@ -15,6 +15,7 @@
 #![allow(missing_docs)]
 
 mod arg;
+mod frameworks;
 mod ops;
 mod prof;
 mod state;

@@ -4,26 +4,11 @@
 use crate::state::{
     CResource, CResult, CSession, c_str, guard, null, obj, session_of, state, with_session,
 };
-use crate::tensor::{CTensor, TfStatus, TfTensor, TfliteTensor, TorchTensor};
 use std::ffi::{c_char, c_int, c_void};
+use vaccel_plugin::Args;
 use vaccel_plugin::abi::VaccelArg;
-use vaccel_plugin::ops::matrix_len;
-use vaccel_plugin::{ArgType, Args, OpType, Tensor};
+use vaccel_plugin::ops::{ImageOp, matrix_len, write_c_string};
 use vaccel_rt::{Error, Session};
-
-fn arg(buf: *const c_void, size: usize, ty: ArgType) -> VaccelArg {
-    VaccelArg {
-        buf: buf as *mut c_void,
-        size,
-        arg_type: ty.raw(),
-        custom_type_id: 0,
-        owned: false,
-    }
-}
-
-fn value<T>(v: &T, ty: ArgType) -> VaccelArg {
-    arg((v as *const T).cast(), size_of::<T>(), ty)
-}
 
 /// View a C argument array.
 ///
@@ -37,34 +22,13 @@ unsafe fn view<'a>(p: *mut VaccelArg, n: usize, what: &str) -> CResult<Args<'a>>
     Ok(unsafe { Args::from_raw(p, n) })
 }
 
-fn count(n: c_int, what: &str) -> CResult<usize> {
+pub(crate) fn count(n: c_int, what: &str) -> CResult<usize> {
     usize::try_from(n).map_err(|_| Error::Invalid(format!("{what} is negative ({n})")))
 }
 
 fn bytes(n: usize, elem: usize, what: &str) -> CResult<usize> {
     n.checked_mul(elem)
         .ok_or_else(|| Error::Overflow(what.into()))
-}
-
-/// Run `op` over arrays built from the caller's pointers.
-///
-/// # Safety
-/// Each arg's buffer is valid for its size for the call.
-unsafe fn run(
-    sess: *const CSession,
-    op: OpType,
-    read: &mut [VaccelArg],
-    write: &mut [VaccelArg],
-) -> CResult {
-    // SAFETY: the arrays are ours, their buffers valid per the contract.
-    let (mut r, mut w) = unsafe {
-        (
-            Args::from_raw(read.as_mut_ptr(), read.len()),
-            Args::from_raw(write.as_mut_ptr(), write.len()),
-        )
-    };
-    // SAFETY: per the contract.
-    unsafe { with_session(sess, |s| s.call(op, &mut r, &mut w)) }
 }
 
 /// # Safety
@@ -151,6 +115,77 @@ pub unsafe extern "C" fn vaccel_exec_with_resource(
     })
 }
 
+/// A caller's memory region, for the overlap check.
+type Region<'n> = (&'n str, *const c_void, usize);
+
+/// Refuse output regions that overlap any other region, before any Rust reference to
+/// them exists (the typed ops hand the plugin `&mut` slices, which must not alias).
+fn disjoint(outputs: &[Region<'_>], all: &[Region<'_>]) -> CResult {
+    for &(name, p, n) in outputs {
+        let (start, end) = (p as usize, p as usize + n);
+        for &(other, q, m) in all {
+            let (os, oe) = (q as usize, q as usize + m);
+            if other != name && n > 0 && m > 0 && start < oe && os < end {
+                return Err(Error::Invalid(format!(
+                    "{name} overlaps {other}; outputs need their own buffers"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Check a caller's array: NULL only when empty, aligned for `T`; its size in bytes.
+fn region<T>(p: *const T, n: usize, what: &str) -> CResult<usize> {
+    if p.is_null() && n > 0 {
+        return Err(null(what));
+    }
+    if n > 0 && !p.is_aligned() {
+        return Err(Error::Invalid(format!(
+            "{what} is not {}-byte aligned",
+            align_of::<T>()
+        )));
+    }
+    bytes(n, size_of::<T>(), what)
+}
+
+/// A caller's array as a slice.
+///
+/// # Safety
+/// `p` NULL or valid for `n` elements for `'a`, not written through anything else then.
+unsafe fn c_slice<'a, T>(p: *const T, n: usize, what: &str) -> CResult<&'a [T]> {
+    region(p, n, what)?;
+    if n == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: non-NULL, aligned, valid for `n` elements (contract).
+    Ok(unsafe { std::slice::from_raw_parts(p, n) })
+}
+
+/// A caller's output array as a slice.
+///
+/// # Safety
+/// As [`c_slice`], writable, and overlapping nothing else in use (checked by
+/// [`disjoint`]).
+unsafe fn c_slice_mut<'a, T>(p: *mut T, n: usize, what: &str) -> CResult<&'a mut [T]> {
+    region(p, n, what)?;
+    if n == 0 {
+        return Ok(&mut []);
+    }
+    // SAFETY: non-NULL, aligned, valid and exclusive for `n` elements (contract).
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, n) })
+}
+
+/// Copy `text` into a caller's C string buffer (truncated, NUL-terminated).
+///
+/// # Safety
+/// `p` NULL or writable for `n` bytes, not in use as anything else.
+unsafe fn put_c_string(p: *mut u8, n: usize, what: &str, text: &str) -> CResult {
+    // SAFETY: per the contract.
+    write_c_string(unsafe { c_slice_mut(p, n, what) }?, text);
+    Ok(())
+}
+
 /// # Safety
 /// Buffers NULL or valid for their lengths.
 #[unsafe(no_mangle)]
@@ -164,18 +199,20 @@ pub unsafe extern "C" fn vaccel_image_classification(
     len_out_imgname: usize,
 ) -> c_int {
     guard("vaccel_image_classification", || {
-        let mut r = [arg(img, len_img, ArgType::Buffer)];
-        let mut w = [
-            arg(out_imgname.cast(), len_out_imgname, ArgType::UcharArray),
-            arg(out_text.cast(), len_out_text, ArgType::UcharArray),
-        ];
-        // SAFETY: buffers valid for their lengths per the contract.
-        unsafe { run(sess, OpType::ImageClassify, &mut r, &mut w) }
+        // SAFETY: per the contract (all below).
+        let s = unsafe { session_of(sess) }?;
+        // SAFETY: the image is only read, and the outputs are formed after it is dropped.
+        let found = s.image_classify(unsafe { c_slice(img.cast::<u8>(), len_img, "img") }?)?;
+        // SAFETY: valid for their lengths; each is formed and dropped in turn.
+        unsafe { put_c_string(out_text, len_out_text, "out_text", &found.text) }?;
+        // SAFETY: as above.
+        unsafe { put_c_string(out_imgname, len_out_imgname, "out_imgname", &found.imgname) }
     })
 }
 
+/// The image ops with upstream's C signature.
 macro_rules! image_op {
-    ($name:ident, $op:expr) => {
+    ($($name:ident => $op:ident),* $(,)?) => {$(
         /// # Safety
         /// Buffers NULL or valid for their lengths.
         #[unsafe(no_mangle)]
@@ -187,23 +224,24 @@ macro_rules! image_op {
             len_out_imgname: usize,
         ) -> c_int {
             guard(stringify!($name), || {
-                let mut r = [arg(img, len_img, ArgType::Buffer)];
-                let mut w = [arg(
-                    out_imgname.cast(),
-                    len_out_imgname,
-                    ArgType::UcharArray,
-                )];
-                // SAFETY: buffers valid for their lengths per the contract.
-                unsafe { run(sess, $op, &mut r, &mut w) }
+                // SAFETY: per the contract (all below).
+                let s = unsafe { session_of(sess) }?;
+                // SAFETY: only read; the output is formed after it is dropped.
+                let image = unsafe { c_slice(img.cast::<u8>(), len_img, "img") }?;
+                let found = s.image_op(ImageOp::$op, image)?;
+                // SAFETY: valid for its length.
+                unsafe { put_c_string(out_imgname, len_out_imgname, "out_imgname", &found.imgname) }
             })
         }
-    };
+    )*};
 }
 
-image_op!(vaccel_image_detection, OpType::ImageDetect);
-image_op!(vaccel_image_segmentation, OpType::ImageSegment);
-image_op!(vaccel_image_pose, OpType::ImagePose);
-image_op!(vaccel_image_depth, OpType::ImageDepth);
+image_op! {
+    vaccel_image_detection => Detect,
+    vaccel_image_segmentation => Segment,
+    vaccel_image_pose => Pose,
+    vaccel_image_depth => Depth,
+}
 
 /// # Safety
 /// Matrices valid for the sizes their dimensions imply.
@@ -230,24 +268,31 @@ pub unsafe extern "C" fn vaccel_sgemm(
         };
         let (mu, nu, ku) = (dim(m, "m")?, dim(n, "n")?, dim(k, "k")?);
         let len = |rows, cols, ld: i64, what: &str| -> CResult<usize> {
-            let n = matrix_len(rows, cols, dim(ld, what)?, what).map_err(Error::Invalid)?;
-            bytes(n, 4, what)
+            matrix_len(rows, cols, dim(ld, what)?, what).map_err(Error::Invalid)
         };
-        let mut r = [
-            value(&m, ArgType::Int64),
-            value(&n, ArgType::Int64),
-            value(&k, ArgType::Int64),
-            value(&alpha, ArgType::Float32),
-            arg(a.cast(), len(mu, ku, lda, "A")?, ArgType::Float32Array),
-            value(&lda, ArgType::Int64),
-            arg(b.cast(), len(ku, nu, ldb, "B")?, ArgType::Float32Array),
-            value(&ldb, ArgType::Int64),
-            value(&beta, ArgType::Float32),
-            value(&ldc, ArgType::Int64),
+        let (na, nb, nc) = (
+            len(mu, ku, lda, "A")?,
+            len(ku, nu, ldb, "B")?,
+            len(mu, nu, ldc, "C")?,
+        );
+        let regions = [
+            ("A", a.cast_const().cast(), region(a, na, "A")?),
+            ("B", b.cast_const().cast(), region(b, nb, "B")?),
+            ("C", c.cast_const().cast(), region(c, nc, "C")?),
         ];
-        let mut w = [arg(c.cast(), len(mu, nu, ldc, "C")?, ArgType::Float32Array)];
-        // SAFETY: matrices valid for the sizes their dimensions imply (contract).
-        unsafe { run(sess, OpType::BlasSgemm, &mut r, &mut w) }
+        disjoint(&regions[2..], &regions)?;
+        // SAFETY: matrices valid for the sizes their dimensions imply (contract); C
+        // overlaps neither A nor B (checked).
+        let (a, b, c) = unsafe {
+            (
+                c_slice(a, na, "A")?,
+                c_slice(b, nb, "B")?,
+                c_slice_mut(c, nc, "C")?,
+            )
+        };
+        // SAFETY: per the contract.
+        let s = unsafe { session_of(sess) }?;
+        s.sgemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     })
 }
 
@@ -266,28 +311,32 @@ pub unsafe extern "C" fn vaccel_minmax(
     max: *mut f64,
 ) -> c_int {
     guard("vaccel_minmax", || {
-        let size = bytes(count(ndata, "ndata")?, 8, "indata")?;
-        let mut r = [
-            arg(indata.cast(), size, ArgType::Float64Array),
-            value(&ndata, ArgType::Int32),
-            value(&low_threshold, ArgType::Int32),
-            value(&high_threshold, ArgType::Int32),
-        ];
-        let mut w = [
-            arg(outdata.cast(), size, ArgType::Float64Array),
-            arg(
-                min.cast(),
-                if min.is_null() { 0 } else { 8 },
-                ArgType::Float64,
+        let n = count(ndata, "ndata")?;
+        let regions = [
+            ("indata", indata.cast(), region(indata, n, "indata")?),
+            (
+                "outdata",
+                outdata.cast_const().cast(),
+                region(outdata, n, "outdata")?,
             ),
-            arg(
-                max.cast(),
-                if max.is_null() { 0 } else { 8 },
-                ArgType::Float64,
-            ),
+            ("min", min.cast_const().cast(), region(min, 1, "min")?),
+            ("max", max.cast_const().cast(), region(max, 1, "max")?),
         ];
-        // SAFETY: buffers valid for their sizes (contract).
-        unsafe { run(sess, OpType::Minmax, &mut r, &mut w) }
+        disjoint(&regions[1..], &regions)?;
+        // SAFETY: valid for `ndata` doubles (contract); the output overlaps nothing
+        // (checked).
+        let (input, output) = unsafe {
+            (
+                c_slice(indata, n, "indata")?,
+                c_slice_mut(outdata, n, "outdata")?,
+            )
+        };
+        // SAFETY: per the contract.
+        let s = unsafe { session_of(sess) }?;
+        let (lo, hi) = s.minmax(input, low_threshold, high_threshold, output)?;
+        // SAFETY: non-NULL (checked by `region`), aligned, valid, overlapping nothing.
+        unsafe { (min.write(lo), max.write(hi)) };
+        Ok(())
     })
 }
 
@@ -301,11 +350,19 @@ pub unsafe extern "C" fn vaccel_fpga_arraycopy(
     len_a: usize,
 ) -> c_int {
     guard("vaccel_fpga_arraycopy", || {
-        let n = bytes(len_a, 4, "len_a")?;
-        let mut r = [arg(a.cast(), n, ArgType::Int32Array)];
-        let mut w = [arg(out_a.cast(), n, ArgType::Int32Array)];
-        // SAFETY: arrays valid for len_a ints (contract).
-        unsafe { run(sess, OpType::FpgaArraycopy, &mut r, &mut w) }
+        let regions = [
+            ("a", a.cast_const().cast(), region(a, len_a, "a")?),
+            (
+                "out_a",
+                out_a.cast_const().cast(),
+                region(out_a, len_a, "out_a")?,
+            ),
+        ];
+        disjoint(&regions[1..], &regions)?;
+        // SAFETY: valid for `len_a` ints (contract); the output overlaps nothing (checked).
+        let (a, out) = unsafe { (c_slice(a, len_a, "a")?, c_slice_mut(out_a, len_a, "out_a")?) };
+        // SAFETY: per the contract.
+        unsafe { session_of(sess) }?.fpga_arraycopy(a, out)
     })
 }
 
@@ -320,14 +377,22 @@ pub unsafe extern "C" fn vaccel_fpga_mmult(
     len_a: usize,
 ) -> c_int {
     guard("vaccel_fpga_mmult", || {
-        let n = bytes(len_a, 4, "len_a")?;
-        let mut r = [
-            arg(a.cast(), n, ArgType::Float32Array),
-            arg(b.cast(), n, ArgType::Float32Array),
+        let regions = [
+            ("a", a.cast_const().cast(), region(a, len_a, "a")?),
+            ("b", b.cast_const().cast(), region(b, len_a, "b")?),
+            ("c", c.cast_const().cast(), region(c, len_a, "c")?),
         ];
-        let mut w = [arg(c.cast(), n, ArgType::Float32Array)];
-        // SAFETY: arrays valid for len_a floats (contract).
-        unsafe { run(sess, OpType::FpgaMmult, &mut r, &mut w) }
+        disjoint(&regions[2..], &regions)?;
+        // SAFETY: valid for `len_a` floats (contract); the output overlaps nothing.
+        let (a, b, c) = unsafe {
+            (
+                c_slice(a, len_a, "a")?,
+                c_slice(b, len_a, "b")?,
+                c_slice_mut(c, len_a, "c")?,
+            )
+        };
+        // SAFETY: per the contract.
+        unsafe { session_of(sess) }?.fpga_mmult(a, b, c)
     })
 }
 
@@ -343,17 +408,32 @@ pub unsafe extern "C" fn vaccel_fpga_parallel(
     len_a: usize,
 ) -> c_int {
     guard("vaccel_fpga_parallel", || {
-        let n = bytes(len_a, 4, "len_a")?;
-        let mut r = [
-            arg(a.cast(), n, ArgType::Float32Array),
-            arg(b.cast(), n, ArgType::Float32Array),
+        let regions = [
+            ("a", a.cast_const().cast(), region(a, len_a, "a")?),
+            ("b", b.cast_const().cast(), region(b, len_a, "b")?),
+            (
+                "add_output",
+                add_output.cast_const().cast(),
+                region(add_output, len_a, "add_output")?,
+            ),
+            (
+                "mult_output",
+                mult_output.cast_const().cast(),
+                region(mult_output, len_a, "mult_output")?,
+            ),
         ];
-        let mut w = [
-            arg(add_output.cast(), n, ArgType::Float32Array),
-            arg(mult_output.cast(), n, ArgType::Float32Array),
-        ];
-        // SAFETY: arrays valid for len_a floats (contract).
-        unsafe { run(sess, OpType::FpgaParallel, &mut r, &mut w) }
+        disjoint(&regions[2..], &regions)?;
+        // SAFETY: valid for `len_a` floats (contract); the outputs overlap nothing.
+        let (a, b, add, mult) = unsafe {
+            (
+                c_slice(a, len_a, "a")?,
+                c_slice(b, len_a, "b")?,
+                c_slice_mut(add_output, len_a, "add_output")?,
+                c_slice_mut(mult_output, len_a, "mult_output")?,
+            )
+        };
+        // SAFETY: per the contract.
+        unsafe { session_of(sess) }?.fpga_parallel(a, b, add, mult)
     })
 }
 
@@ -369,274 +449,21 @@ pub unsafe extern "C" fn vaccel_fpga_vadd(
     len_b: usize,
 ) -> c_int {
     guard("vaccel_fpga_vadd", || {
-        let na = bytes(len_a, 4, "len_a")?;
-        let nb = bytes(len_b, 4, "len_b")?;
-        let mut r = [
-            arg(a.cast(), na, ArgType::Float32Array),
-            arg(b.cast(), nb, ArgType::Float32Array),
+        let regions = [
+            ("a", a.cast_const().cast(), region(a, len_a, "a")?),
+            ("b", b.cast_const().cast(), region(b, len_b, "b")?),
+            ("c", c.cast_const().cast(), region(c, len_a, "c")?),
         ];
-        let mut w = [arg(c.cast(), na, ArgType::Float32Array)];
-        // SAFETY: arrays valid for their lengths (contract).
-        unsafe { run(sess, OpType::FpgaVectoradd, &mut r, &mut w) }
-    })
-}
-
-/// The session and MODEL resource behind two C pointers.
-///
-/// # Safety
-/// Both NULL or valid.
-unsafe fn session_and_model(
-    sess: *const CSession,
-    model: *const CResource,
-) -> CResult<(vaccel_rt::Session, i64)> {
-    // SAFETY: per the contract.
-    let s = unsafe { session_of(sess) }?;
-    // SAFETY: per the contract.
-    let m = unsafe { obj(model, "model") }?;
-    let id = state()?.resource(m)?.id();
-    Ok((s, id))
-}
-
-/// Read `n` C tensors.
-///
-/// # Safety
-/// `list` NULL or valid for `n` pointers, each NULL or a valid tensor.
-unsafe fn read_tensors<T: CTensor>(list: *const *mut T, n: c_int) -> CResult<Vec<Tensor>> {
-    let n = count(n, "number of input tensors")?;
-    if n > 0 && list.is_null() {
-        return Err(null("input tensors"));
-    }
-    (0..n)
-        .map(|i| {
-            // SAFETY: `list` holds `n` pointers (contract).
-            let p = unsafe { *list.add(i) };
-            // SAFETY: each is NULL or a valid tensor (contract).
-            let t = unsafe { obj(p, &format!("input tensor {i}")) }?;
-            // SAFETY: a valid tensor's data and dims are valid for their sizes (contract).
-            unsafe { t.to_tensor() }.map_err(|m| Error::Invalid(format!("input tensor {i}: {m}")))
-        })
-        .collect()
-}
-
-/// Store new C tensors for `outputs` into `list`.
-///
-/// # Safety
-/// `list` NULL or writable for `outputs.len()` pointers.
-unsafe fn write_tensors<T: CTensor>(list: *mut *mut T, outputs: &[Tensor]) -> CResult {
-    if !outputs.is_empty() && list.is_null() {
-        return Err(null("output tensors"));
-    }
-    let made = outputs
-        .iter()
-        .map(T::from_tensor)
-        .collect::<CResult<Vec<_>>>()?;
-    for (i, p) in made.into_iter().enumerate() {
-        // SAFETY: `list` is writable for `outputs.len()` pointers (contract).
-        unsafe { *list.add(i) = p };
-    }
-    Ok(())
-}
-
-/// Model load / unload by framework op id.
-///
-/// # Safety
-/// Pointers NULL or valid.
-unsafe fn model_op(sess: *const CSession, model: *const CResource, op: OpType) -> CResult {
-    // SAFETY: per the contract.
-    let (s, id) = unsafe { session_and_model(sess, model) }?;
-    s.model_op(op, id)
-}
-
-/// Model run by framework op id: C tensors in, new C tensors out.
-///
-/// # Safety
-/// Pointers NULL or valid; `inputs` holds `nr_in` tensors, `outputs` room for `nr_out`.
-unsafe fn model_run<T: CTensor>(
-    sess: *const CSession,
-    model: *const CResource,
-    op: OpType,
-    (inputs, nr_in): (*const *mut T, c_int),
-    (outputs, nr_out): (*mut *mut T, c_int),
-) -> CResult {
-    // SAFETY: per the contract.
-    let (s, id) = unsafe { session_and_model(sess, model) }?;
-    // SAFETY: per the contract.
-    let tensors = unsafe { read_tensors(inputs, nr_in) }?;
-    let results = s.tensor_run(op, id, &tensors, count(nr_out, "number of output tensors")?)?;
-    // SAFETY: per the contract.
-    unsafe { write_tensors(outputs, &results) }
-}
-
-/// # Safety
-/// Pointers NULL or valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn vaccel_torch_model_load(
-    sess: *mut CSession,
-    model: *mut CResource,
-) -> c_int {
-    guard("vaccel_torch_model_load", || {
-        // SAFETY: per the contract.
-        unsafe { model_op(sess, model, OpType::TorchModelLoad) }
-    })
-}
-
-/// # Safety
-/// Pointers NULL or valid; `in_tensor` holds `nr_read` tensors, `out_tensor` room for
-/// `nr_write` pointers (filled with new tensors the caller deletes).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn vaccel_torch_model_run(
-    sess: *mut CSession,
-    model: *const CResource,
-    _run_options: *const c_void,
-    in_tensor: *const *mut TorchTensor,
-    nr_read: c_int,
-    out_tensor: *mut *mut TorchTensor,
-    nr_write: c_int,
-) -> c_int {
-    guard("vaccel_torch_model_run", || {
-        // SAFETY: per the contract.
-        unsafe {
-            model_run(
-                sess,
-                model,
-                OpType::TorchModelRun,
-                (in_tensor, nr_read),
-                (out_tensor, nr_write),
+        disjoint(&regions[2..], &regions)?;
+        // SAFETY: valid for their lengths (contract); the output overlaps nothing.
+        let (a, b, c) = unsafe {
+            (
+                c_slice(a, len_a, "a")?,
+                c_slice(b, len_b, "b")?,
+                c_slice_mut(c, len_a, "c")?,
             )
-        }
-    })
-}
-
-fn set_tflite_status(status: *mut u8, ok: bool) {
-    // SAFETY: NULL or writable per the contract of the callers.
-    if let Some(s) = unsafe { status.as_mut() } {
-        *s = u8::from(!ok);
-    }
-}
-
-/// # Safety
-/// Pointers NULL or valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn vaccel_tflite_model_load(
-    sess: *mut CSession,
-    model: *mut CResource,
-) -> c_int {
-    guard("vaccel_tflite_model_load", || {
-        // SAFETY: per the contract.
-        unsafe { model_op(sess, model, OpType::TfliteModelLoad) }
-    })
-}
-
-/// # Safety
-/// Pointers NULL or valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn vaccel_tflite_model_unload(
-    sess: *mut CSession,
-    model: *mut CResource,
-) -> c_int {
-    guard("vaccel_tflite_model_unload", || {
-        // SAFETY: per the contract.
-        unsafe { model_op(sess, model, OpType::TfliteModelUnload) }
-    })
-}
-
-/// # Safety
-/// As `vaccel_torch_model_run`; `status` NULL or writable (0 success, 1 failure).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn vaccel_tflite_model_run(
-    sess: *mut CSession,
-    model: *const CResource,
-    in_tensors: *const *mut TfliteTensor,
-    nr_inputs: c_int,
-    out_tensors: *mut *mut TfliteTensor,
-    nr_outputs: c_int,
-    status: *mut u8,
-) -> c_int {
-    let rc = guard("vaccel_tflite_model_run", || {
-        // SAFETY: per the contract.
-        unsafe {
-            model_run(
-                sess,
-                model,
-                OpType::TfliteModelRun,
-                (in_tensors, nr_inputs),
-                (out_tensors, nr_outputs),
-            )
-        }
-    });
-    set_tflite_status(status, rc == 0);
-    rc
-}
-
-/// Fill a TF status: code 0 and no message on success; code 2 (TF's UNKNOWN) and the
-/// error's message (malloc'd; `vaccel_tf_status_release` frees it) on failure.
-fn set_tf_status(status: *mut TfStatus, rc: c_int) {
-    // SAFETY: NULL or writable per the contract of the callers.
-    if let Some(s) = unsafe { status.as_mut() } {
-        let msg = if rc == 0 {
-            std::ptr::null()
-        } else {
-            crate::state::vaccel_last_error()
         };
-        // SAFETY: the status is the caller's; its old message (if any) is theirs to free.
-        unsafe { crate::tensor::fill_tf_status(s, if rc == 0 { 0 } else { 2 }, msg) };
-    }
-}
-
-macro_rules! tf_model_op {
-    ($name:ident, $op:expr) => {
-        /// # Safety
-        /// Pointers NULL or valid.
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(
-            sess: *mut CSession,
-            model: *mut CResource,
-            status: *mut TfStatus,
-        ) -> c_int {
-            let rc = guard(stringify!($name), || {
-                // SAFETY: per the contract.
-                unsafe { model_op(sess, model, $op) }
-            });
-            set_tf_status(status, rc);
-            rc
-        }
-    };
-}
-
-tf_model_op!(vaccel_tf_model_load, OpType::TfModelLoad);
-tf_model_op!(vaccel_tf_model_unload, OpType::TfModelUnload);
-
-/// Inputs and outputs are matched by position; node names are not used (ONNX models name
-/// their own inputs).
-///
-/// # Safety
-/// As `vaccel_torch_model_run`; `status` NULL or writable.
-#[unsafe(no_mangle)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn vaccel_tf_model_run(
-    sess: *mut CSession,
-    model: *const CResource,
-    _run_options: *const c_void,
-    _in_nodes: *const c_void,
-    in_tensors: *const *mut TfTensor,
-    nr_inputs: c_int,
-    _out_nodes: *const c_void,
-    out_tensors: *mut *mut TfTensor,
-    nr_outputs: c_int,
-    status: *mut TfStatus,
-) -> c_int {
-    let rc = guard("vaccel_tf_model_run", || {
         // SAFETY: per the contract.
-        unsafe {
-            model_run(
-                sess,
-                model,
-                OpType::TfModelRun,
-                (in_tensors, nr_inputs),
-                (out_tensors, nr_outputs),
-            )
-        }
-    });
-    set_tf_status(status, rc);
-    rc
+        unsafe { session_of(sess) }?.fpga_vadd(a, b, c)
+    })
 }

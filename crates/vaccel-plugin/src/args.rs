@@ -58,6 +58,12 @@ pub struct Args<'a> {
     _borrow: PhantomData<&'a mut [u8]>,
 }
 
+impl std::fmt::Debug for Args<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
 impl Default for Args<'_> {
     fn default() -> Self {
         Self::new()
@@ -194,6 +200,14 @@ impl<'a> Args<'a> {
             self.push(*arg);
         }
         self
+    }
+
+    /// The same arguments, borrowed again (to pass them on while keeping these).
+    pub fn reborrow(&mut self) -> Args<'_> {
+        Args {
+            repr: Repr::Borrowed(self.as_mut_slice()),
+            _borrow: PhantomData,
+        }
     }
 
     /// The arguments.

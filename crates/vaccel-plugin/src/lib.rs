@@ -8,6 +8,8 @@
 //!   methods for every entry point, and `dlopen` with clear refusals.
 //! * [`ops`] — the op catalogue's argument layouts and their validation, shared by both
 //!   sides so a malformed call gets the same `VACCEL_EINVAL` message wherever it is caught.
+//! * [`results`] — what vision ops find (classes, boxes, poses, masks, timings), in the
+//!   checked encoding they cross the ABI in.
 //! * [`native`] — opening user libraries and calling exec functions, for the exec plugin.
 //! * [`sync`] — locks that outlive a panic, for every crate of the workspace.
 //!
@@ -20,6 +22,7 @@ pub mod loader;
 mod log;
 pub mod native;
 pub mod ops;
+pub mod results;
 pub mod sdk;
 pub mod sync;
 pub mod tensor;
@@ -30,6 +33,9 @@ pub use host::{
     CallError, HostBlob, HostResource, PluginHandle, ResourceTable, SessionCtx, zeroed_bytes,
 };
 pub use loader::{LoadError, load};
-pub use sdk::{Classification, Ctx, Detection, ImageOutput, Plugin, PluginError, TopClass};
+pub use results::{
+    Classification, Detection, ImageOutput, Keypoint, Mask, Pose, Results, TopClass,
+};
+pub use sdk::{Ctx, Plugin, PluginError};
 pub use tensor::{DType, Tensor};
 pub use types::{ArgType, OP_MAX, OpSet, OpType, ResourceType, code, plugin_type};

@@ -4,6 +4,7 @@
 //! Kept here, with the rest of the crate's `unsafe`, so the exec plugin itself is safe Rust.
 
 use crate::abi::VaccelArg;
+use crate::args::Args;
 use crate::sdk::PluginError;
 use std::ffi::{CString, c_int};
 use std::path::{Path, PathBuf};
@@ -156,10 +157,11 @@ pub struct ExecFn<'lib> {
 
 impl ExecFn<'_> {
     /// Call it with the caller's arguments; returns the function's own return value.
-    pub fn call(&self, read: &mut [VaccelArg], write: &mut [VaccelArg]) -> i32 {
-        // SAFETY: `f` was resolved from a library kept open by `_lib`; the args are the
-        // caller's arrays, each buffer valid for its size (ABI contract of the call that
-        // delivered them). The function's behaviour is the exec op's contract.
+    pub fn call(&self, read: &mut Args<'_>, write: &mut Args<'_>) -> i32 {
+        let (read, write) = (read.as_mut_slice(), write.as_mut_slice());
+        // SAFETY: `f` was resolved from a library kept open by `_lib`; the args are
+        // `Args`, each buffer valid for its size while they live. The function's
+        // behaviour is the exec op's contract.
         unsafe {
             (self.f)(
                 read.as_mut_ptr(),

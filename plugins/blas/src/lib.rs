@@ -109,18 +109,18 @@ impl Plugin for Blas {
     }
 
     fn minmax(&self, _ctx: &Ctx<'_>, a: MinmaxArgs<'_>) -> Result<()> {
-        if a.low > a.high {
+        if a.low_threshold > a.high_threshold {
             return Err(PluginError::invalid(format!(
                 "minmax: low threshold {} is above high threshold {}",
-                a.low, a.high
+                a.low_threshold, a.high_threshold
             )));
         }
-        if a.input.is_empty() {
+        if a.indata.is_empty() {
             return Err(PluginError::invalid("minmax: no input values"));
         }
-        let (lo, hi) = (f64::from(a.low), f64::from(a.high));
+        let (lo, hi) = (f64::from(a.low_threshold), f64::from(a.high_threshold));
         let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-        for (out, v) in a.output.iter_mut().zip(a.input) {
+        for (out, v) in a.outdata.iter_mut().zip(a.indata) {
             if v.is_nan() {
                 return Err(PluginError::invalid("minmax: input holds NaN"));
             }

@@ -169,20 +169,16 @@ impl Plugin for Exec {
         Ok(())
     }
 
-    fn exec(&self, ctx: &Ctx<'_>, call: ExecCall<'_>) -> Result<()> {
-        let lib = self.library(call.library)?;
-        let f = lib.exec_fn(call.symbol)?;
-        tracing::debug!(
-            session = ctx.session_id,
-            library = call.library,
-            symbol = call.symbol,
-            "exec"
-        );
-        let rc = f.call(call.read, call.write);
-        check_status(rc, &format!("{}:{}", call.library, call.symbol))
+    fn exec(&self, ctx: &Ctx<'_>, mut call: ExecCall<'_>) -> Result<()> {
+        let (library, symbol) = (call.library.as_str(), call.symbol.as_str());
+        let lib = self.library(library)?;
+        let f = lib.exec_fn(symbol)?;
+        tracing::debug!(session = ctx.session_id, library, symbol, "exec");
+        let rc = f.call(&mut call.read, &mut call.write);
+        check_status(rc, &format!("{library}:{symbol}"))
     }
 
-    fn exec_with_resource(&self, ctx: &Ctx<'_>, call: ExecResourceCall<'_>) -> Result<()> {
+    fn exec_with_resource(&self, ctx: &Ctx<'_>, mut call: ExecResourceCall<'_>) -> Result<()> {
         let loaded = self.resource_library(&call)?;
         let f = loaded.primary.exec_fn(call.symbol)?;
         tracing::debug!(
@@ -191,7 +187,7 @@ impl Plugin for Exec {
             symbol = call.symbol,
             "exec_with_resource"
         );
-        let rc = f.call(call.read, call.write);
+        let rc = f.call(&mut call.read, &mut call.write);
         check_status(
             rc,
             &format!("resource {}:{}", call.resource.id, call.symbol),

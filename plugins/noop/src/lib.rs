@@ -49,8 +49,8 @@ impl Plugin for Noop {
             "[noop] exec library={} symbol={} read=[{}] write=[{}]",
             call.library,
             call.symbol,
-            describe(call.read),
-            describe(call.write)
+            describe(call.read.as_slice()),
+            describe(call.write.as_slice())
         );
         Ok(())
     }
@@ -62,8 +62,8 @@ impl Plugin for Noop {
             call.resource.id,
             call.resource.nr_blobs(),
             call.symbol,
-            describe(call.read),
-            describe(call.write)
+            describe(call.read.as_slice()),
+            describe(call.write.as_slice())
         );
         Ok(())
     }
@@ -77,7 +77,7 @@ impl Plugin for Noop {
         Ok(Classification {
             text: CLASSIFY_TEXT.into(),
             imgname: IMGNAME_TEXT.into(),
-            top: Vec::new(),
+            ..Classification::default()
         })
     }
 
@@ -90,7 +90,7 @@ impl Plugin for Noop {
         );
         Ok(ImageOutput {
             imgname: IMGNAME_TEXT.into(),
-            detections: Vec::new(),
+            ..ImageOutput::default()
         })
     }
 
@@ -114,9 +114,9 @@ impl Plugin for Noop {
         tracing::debug!(
             session = ctx.session_id,
             "[noop] minmax n={} low={} high={} (outputs left unchanged)",
-            a.input.len(),
-            a.low,
-            a.high
+            a.indata.len(),
+            a.low_threshold,
+            a.high_threshold
         );
         Ok(())
     }

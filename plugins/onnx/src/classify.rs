@@ -11,17 +11,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use vaccel_plugin::{Classification, Ctx, PluginError, ResourceType, TopClass, code};
 
-/// Where a classification spent its time.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Timings {
-    /// Decoding the image.
-    pub decode: Duration,
-    /// Resize, crop, normalise.
-    pub preprocess: Duration,
-    /// The model run (and softmax).
-    pub inference: Duration,
-}
-
 struct Default {
     model: Arc<Model>,
     labels: Arc<Vec<String>>,
@@ -160,6 +149,13 @@ pub fn run(
     Ok(data.to_vec())
 }
 
+/// Named stages' durations, from their start and end instants.
+pub fn stages<const N: usize>(s: [(&str, Instant, Instant); N]) -> Vec<(String, Duration)> {
+    s.into_iter()
+        .map(|(name, from, to)| (name.to_string(), to - from))
+        .collect()
+}
+
 /// Classify `image`, ranking `k` classes.
 ///
 /// # Errors
@@ -170,7 +166,7 @@ pub fn classify(
     image: &[u8],
     k: usize,
     holds: &Holds,
-) -> Result<(Classification, Timings), PluginError> {
+) -> Result<Classification, PluginError> {
     let engine = Engine::get()?;
     let (chosen, labels) = pick(engine, ctx, holds)?;
     let t0 = Instant::now();
@@ -199,25 +195,18 @@ pub fn classify(
         .first()
         .ok_or_else(|| PluginError::backend("model produced no scores"))?;
     let text = format!("{:.3}% {}", best.score * 100.0, best.label);
-    let timings = Timings {
-        decode: t1 - t0,
-        preprocess: t2 - t1,
-        inference: t3 - t2,
-    };
-    tracing::debug!(
-        decode_us = timings.decode.as_micros() as u64,
-        preprocess_us = timings.preprocess.as_micros() as u64,
-        inference_us = timings.inference.as_micros() as u64,
-        "classified: {text}"
-    );
-    Ok((
-        Classification {
-            text,
-            imgname: String::new(),
-            top,
-        },
+    let timings = stages([
+        ("decode", t0, t1),
+        ("preprocess", t1, t2),
+        ("inference", t2, t3),
+    ]);
+    tracing::debug!(?timings, "classified: {text}");
+    Ok(Classification {
+        text,
+        imgname: String::new(),
+        top,
         timings,
-    ))
+    })
 }
 
 #[cfg(test)]

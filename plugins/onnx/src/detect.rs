@@ -11,6 +11,7 @@ use image::{Rgb, RgbImage};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 use vaccel_plugin::{Detection, ImageOutput, PluginError, code};
 
 const MAX_SIDE: u32 = 960;
@@ -93,6 +94,7 @@ pub fn boxes(prob: &[f32], w: usize, h: usize) -> Vec<Detection> {
             y0: (y0 as f32 - d).max(0.0) as u32,
             x1: ((x1 as f32 + 1.0 + d).min(w as f32)) as u32,
             y1: ((y1 as f32 + 1.0 + d).min(h as f32)) as u32,
+            label: String::new(),
         });
     }
     out.sort_by_key(|b| (b.y0, b.x0));
@@ -145,7 +147,9 @@ fn save(img: &RgbImage, image_bytes: &[u8]) -> Result<PathBuf, PluginError> {
 pub fn detect(image: &[u8]) -> Result<ImageOutput, PluginError> {
     let engine = Engine::get()?;
     let model = model(engine)?;
+    let t0 = Instant::now();
     let img = picture::decode(image)?;
+    let t1 = Instant::now();
     let (w, h) = img.dimensions();
     let scale = (MAX_SIDE as f32 / w.max(h) as f32).min(1.0);
     let (rw, rh) = (round32(w as f32 * scale), round32(h as f32 * scale));
@@ -156,7 +160,9 @@ pub fn detect(image: &[u8]) -> Result<ImageOutput, PluginError> {
         Rgb([p[2], p[1], p[0]])
     });
     let input = picture::to_nchw(&bgr, [127.5; 3], [127.5; 3]);
+    let t2 = Instant::now();
     let prob = crate::classify::run(&model, None, [1, 3, rh as usize, rw as usize], input)?;
+    let t3 = Instant::now();
     if prob.len() != (rw * rh) as usize {
         return Err(PluginError::backend(format!(
             "detector output has {} values, expected a {rw}x{rh} map",
@@ -172,6 +178,7 @@ pub fn detect(image: &[u8]) -> Result<ImageOutput, PluginError> {
             y0: (b.y0 as f32 * sy) as u32,
             x1: ((b.x1 as f32 * sx) as u32).min(w),
             y1: ((b.y1 as f32 * sy) as u32).min(h),
+            label: String::new(),
         })
         .collect();
     let mut annotated = img;
@@ -183,6 +190,12 @@ pub fn detect(image: &[u8]) -> Result<ImageOutput, PluginError> {
     Ok(ImageOutput {
         imgname: path.to_string_lossy().into_owned(),
         detections,
+        timings: crate::classify::stages([
+            ("decode", t0, t1),
+            ("preprocess", t1, t2),
+            ("inference", t2, t3),
+        ]),
+        ..ImageOutput::default()
     })
 }
 

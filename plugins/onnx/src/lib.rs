@@ -68,7 +68,7 @@ impl Plugin for Onnx {
     }
 
     fn image_classify(&self, ctx: &Ctx<'_>, image: &[u8], top_k: usize) -> Result<Classification> {
-        classify::classify(ctx, image, top_k, &self.holds).map(|(c, _)| c)
+        classify::classify(ctx, image, top_k, &self.holds)
     }
 
     fn image_op(&self, _ctx: &Ctx<'_>, op: ImageOp, image: &[u8]) -> Result<ImageOutput> {
