@@ -6,8 +6,9 @@
 
 use vaccel::RuntimeBuilder;
 
-/// The onnx plugin's internals, for benchmarks that call ONNX Runtime directly.
-pub use vaccel_plugin_onnx as onnx;
+/// The onnx plugin's pipeline without vAccel (its public API), for tools and for
+/// benchmarks that call ONNX Runtime directly.
+pub use vaccel_plugin_onnx::direct as onnx;
 
 /// Register the built-ins: exec, onnx, blas, then the debug plugin noop (last; only used
 /// when named or asked for).

@@ -40,7 +40,7 @@ pub use runtime::{Runtime, RuntimeBuilder};
 pub use session::Session;
 pub use vaccel_plugin::ops::ImageOp;
 pub use vaccel_plugin::{
-    ArgType, Args, Classification, DType, Detection, HostBlob, ImageOutput, OpSet, OpType,
+    ArgType, Args, Classification, DType, Detection, Element, HostBlob, ImageOutput, OpSet, OpType,
     ResourceType, Tensor, TopClass, code, plugin_type, zeroed_bytes,
 };
 pub use vaccel_plugin::{ops, sync};

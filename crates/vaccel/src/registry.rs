@@ -84,7 +84,8 @@ impl LoadedPlugin {
     fn is_debug(&self) -> bool {
         self.plugin_type() & plugin_type::DEBUG != 0
     }
-    fn is_remote(&self) -> bool {
+    /// Whether it is a transport (`REMOTE`): its ops run elsewhere.
+    pub fn is_remote(&self) -> bool {
         self.plugin_type() & plugin_type::REMOTE != 0
     }
 }
@@ -132,25 +133,29 @@ impl Registry {
 
     /// The per-op routes of a session bound to `bound` with `hint`.
     pub(crate) fn routes(&self, bound: usize, hint: u32) -> Routes {
-        let wants_debug = hint & plugin_type::DEBUG != 0;
         let mut routes: Routes = [None; OP_MAX as usize];
         for op in OpType::ALL {
-            let has = |p: &LoadedPlugin| p.ops().contains(*op);
-            if has(&self.plugins[bound]) {
-                routes[op.raw() as usize] = Some(bound as u16);
-                continue;
-            }
-            let real = self
-                .plugins
-                .iter()
-                .position(|p| has(p) && !p.is_debug() && !p.is_remote());
-            let debug = || {
+            routes[op.raw() as usize] = self.route(bound, hint, *op).map(|i| i as u16);
+        }
+        routes
+    }
+
+    /// The plugin that runs `op` for a session bound to `bound` with `hint`: the bound
+    /// one if it has the op, else the first real local plugin that has it, else a debug
+    /// plugin when named or asked for.
+    pub(crate) fn route(&self, bound: usize, hint: u32, op: OpType) -> Option<usize> {
+        let has = |p: &LoadedPlugin| p.ops().contains(op);
+        if has(&self.plugins[bound]) {
+            return Some(bound);
+        }
+        let wants_debug = hint & plugin_type::DEBUG != 0;
+        self.plugins
+            .iter()
+            .position(|p| has(p) && !p.is_debug() && !p.is_remote())
+            .or_else(|| {
                 self.plugins
                     .iter()
                     .position(|p| has(p) && p.is_debug() && (p.explicit || wants_debug))
-            };
-            routes[op.raw() as usize] = real.or_else(debug).map(|i| i as u16);
-        }
-        routes
+            })
     }
 }

@@ -8,7 +8,7 @@ use crate::registry::{LoadedPlugin, PluginSource, Registry};
 use std::path::Path;
 use std::sync::Arc;
 use vaccel_plugin::abi::PluginDescriptor;
-use vaccel_plugin::{PluginHandle, loader};
+use vaccel_plugin::{OpType, PluginHandle, loader};
 
 pub(crate) struct RuntimeInner {
     pub(crate) config: Config,
@@ -178,5 +178,18 @@ impl Runtime {
     /// Loaded plugins, in priority order.
     pub fn plugins(&self) -> &[LoadedPlugin] {
         &self.inner.registry.plugins
+    }
+
+    /// The plugin a session created with `hint` would run `op` on (`None`: no plugin
+    /// has it), without creating one — e.g. to learn whether an op would run remotely.
+    ///
+    /// # Errors
+    /// [`crate::Error::NoPluginForHint`], as [`crate::Session::new`] would fail.
+    pub fn plugin_for(&self, hint: u32, op: OpType) -> Result<Option<&LoadedPlugin>> {
+        let registry = &self.inner.registry;
+        let bound = registry.bind(hint)?;
+        Ok(registry
+            .route(bound, hint, op)
+            .map(|i| &registry.plugins[i]))
     }
 }

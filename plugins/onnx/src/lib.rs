@@ -19,6 +19,7 @@
 pub mod assets;
 pub mod classify;
 pub mod detect;
+pub mod direct;
 pub mod engine;
 pub mod models;
 pub mod picture;
