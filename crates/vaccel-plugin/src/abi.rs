@@ -17,7 +17,7 @@ use std::ffi::{c_char, c_int, c_void};
 /// ABI major version. A plugin built for another major is refused.
 pub const ABI_MAJOR: u32 = 1;
 /// ABI minor version: additions only.
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
 
 /// Name of the one symbol every plugin shared object exports (NUL-terminated).
 pub const ENTRY_SYMBOL: &[u8] = b"vaccel_plugin_entry\0";
@@ -87,7 +87,15 @@ pub struct ErrorMessage {
     pub len: u32,
     /// Message bytes (not NUL-terminated).
     pub bytes: [u8; ERROR_MESSAGE_CAP],
+    /// [`ERROR_RELAYED`] … (ABI 1.1; a plugin writes it only to a runtime of minor ≥ 1,
+    /// which sets it to 0 before each call).
+    pub flags: u32,
 }
+
+/// [`ErrorMessage::flags`]: the message was relayed from elsewhere (a remote agent, a
+/// transport's connection) and already says where the error happened; the runtime shows
+/// it as it is instead of prefixing the op and this plugin's name.
+pub const ERROR_RELAYED: u32 = 1;
 
 /// One blob of a resource, as a plugin sees it: a name and immutable bytes. Host paths are
 /// never shown to plugins.

@@ -3,8 +3,8 @@
 //! calls hand to plugins.
 
 use crate::abi::{
-    ABI_MAJOR, ABI_MINOR, AbiBlob, AbiResource, CallContext, ERROR_MESSAGE_CAP, ErrorMessage,
-    HostApi, PluginDescriptor,
+    ABI_MAJOR, ABI_MINOR, AbiBlob, AbiResource, CallContext, ERROR_MESSAGE_CAP, ERROR_RELAYED,
+    ErrorMessage, HostApi, PluginDescriptor,
 };
 use crate::args::Args;
 use crate::types::{OpSet, OpType, ResourceType, code};
@@ -19,6 +19,9 @@ pub struct CallError {
     pub code: i32,
     /// What the plugin said (may be empty).
     pub message: String,
+    /// The plugin relayed the message from elsewhere (`ERROR_RELAYED`): it already says
+    /// where the error happened.
+    pub relayed: bool,
 }
 
 /// Why a descriptor was refused.
@@ -202,6 +205,7 @@ impl PluginHandle {
             Err(CallError {
                 code: rc,
                 message: String::new(),
+                relayed: false,
             })
         }
     }
@@ -315,6 +319,8 @@ fn with_error(f: impl FnOnce(*mut ErrorMessage) -> c_int) -> Result<(), CallErro
     // SAFETY: writing the `len` field of our own (uninitialised) buffer through a raw
     // pointer; the bytes stay uninitialised and are only read up to `len`.
     unsafe { std::ptr::addr_of_mut!((*p).len).write(0) };
+    // SAFETY: as above, the `flags` field.
+    unsafe { std::ptr::addr_of_mut!((*p).flags).write(0) };
     let rc = f(p);
     if rc == code::OK {
         return Ok(());
@@ -325,9 +331,12 @@ fn with_error(f: impl FnOnce(*mut ErrorMessage) -> c_int) -> Result<(), CallErro
     // SAFETY: the first `len` bytes were written by the plugin (see above).
     let bytes =
         unsafe { std::slice::from_raw_parts(std::ptr::addr_of!((*p).bytes).cast::<u8>(), len) };
+    // SAFETY: initialised above; a plugin may only have set flags it knows.
+    let flags = unsafe { (*p).flags };
     Err(CallError {
         code: rc,
         message: String::from_utf8_lossy(bytes).into_owned(),
+        relayed: flags & ERROR_RELAYED != 0,
     })
 }
 

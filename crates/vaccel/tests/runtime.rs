@@ -293,7 +293,13 @@ fn broken_plugin_files_are_elibbad_with_reasons() {
     assert_eq!(e.code(), code::ELIBBAD);
     let msg = e.to_string();
     assert!(
-        msg.contains("libfuture.so") && msg.contains("99.3") && msg.contains("1.0"),
+        msg.contains("libfuture.so")
+            && msg.contains("99.3")
+            && msg.contains(&format!(
+                "{}.{}",
+                vaccel_plugin::abi::ABI_MAJOR,
+                vaccel_plugin::abi::ABI_MINOR
+            )),
         "{msg}"
     );
 
@@ -428,4 +434,57 @@ fn plugins_that_served_a_session_hear_of_its_release() {
     let released = probe::RELEASED.lock().unwrap().clone();
     assert!(released.contains(&u), "{released:?}");
     assert!(!released.contains(&n), "{released:?}");
+}
+
+mod relay {
+    //! A test plugin whose errors are relayed (as a transport's are) or its own.
+    use vaccel_plugin::sdk::{Host, Result};
+    use vaccel_plugin::{Ctx, OpSet, OpType, Plugin, PluginError, code, plugin_type};
+
+    pub struct Relay;
+
+    impl Plugin for Relay {
+        fn init(_host: &Host) -> Result<Self> {
+            Ok(Relay)
+        }
+        fn noop(&self, _ctx: &Ctx<'_>) -> Result<()> {
+            Err(PluginError::relayed(
+                code::EBACKEND,
+                "agent at unix:///x: out of memory",
+            ))
+        }
+        fn image_classify(
+            &self,
+            _ctx: &Ctx<'_>,
+            _image: &[u8],
+            _k: usize,
+        ) -> Result<vaccel_plugin::Classification> {
+            Err(PluginError::backend("no model"))
+        }
+    }
+
+    vaccel_plugin::declare_plugin! {
+        plugin: Relay,
+        name: "relay",
+        description: "relays errors",
+        plugin_type: plugin_type::CPU,
+        ops: OpSet::of(&[OpType::Noop, OpType::ImageClassify]),
+    }
+}
+
+#[test]
+fn relayed_errors_are_shown_as_they_are_whatever_the_plugin_type() {
+    let rt = Runtime::builder()
+        .builtin(relay::descriptor())
+        .build()
+        .unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    let relayed = s.noop().unwrap_err();
+    assert_eq!(relayed.to_string(), "agent at unix:///x: out of memory");
+    assert_eq!(relayed.code(), vaccel::code::EBACKEND);
+    let own = s.image_classify(b"x").unwrap_err();
+    assert_eq!(
+        own.to_string(),
+        "image_classify failed in plugin relay: no model"
+    );
 }

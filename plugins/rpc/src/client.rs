@@ -24,7 +24,7 @@ use vaccel_transport::{Address, Stream};
 type Reply = Result<Message, PluginError>;
 
 fn lost(addr: &Address, why: impl std::fmt::Display) -> PluginError {
-    PluginError::new(
+    PluginError::relayed(
         code::ESESS,
         format!("connection to the agent at {addr} lost: {why}"),
     )
@@ -82,8 +82,9 @@ impl Connection {
     /// # Errors
     /// `ESESS` naming the address when it cannot be reached or refuses the handshake.
     pub fn open(addr: &Address, token: &[u8], epoch: u64) -> Result<Arc<Connection>, PluginError> {
-        let mut stream = vaccel_transport::connect(addr, Duration::from_secs(10))
-            .map_err(|e| PluginError::new(code::ESESS, format!("cannot reach the agent: {e}")))?;
+        let mut stream = vaccel_transport::connect(addr, Duration::from_secs(10)).map_err(|e| {
+            PluginError::relayed(code::ESESS, format!("cannot reach the agent: {e}"))
+        })?;
         let hello = Message::Hello {
             major: PROTO_MAJOR,
             minor: PROTO_MINOR,
@@ -106,7 +107,7 @@ impl Connection {
                 (max_frame as usize).clamp(4096, DEFAULT_MAX_FRAME)
             }
             Ok(Message::Error { code: c, message }) => {
-                return Err(PluginError::new(
+                return Err(PluginError::relayed(
                     code::ESESS,
                     format!("the agent at {addr} refused the connection: {message} (code {c})"),
                 ));
@@ -190,7 +191,7 @@ impl Connection {
             return Err(lost(&self.addr, e));
         }
         match self.wait(id, &slot)? {
-            Message::Error { code: c, message } => Err(PluginError::new(c, message)),
+            Message::Error { code: c, message } => Err(PluginError::relayed(c, message)),
             other => Ok(other),
         }
     }

@@ -33,6 +33,9 @@ pub struct PluginError {
     pub code: i32,
     /// What went wrong, with the values involved.
     pub message: String,
+    /// Relayed from elsewhere (a transport's remote side): the message already says where
+    /// it happened, so the runtime shows it without naming this plugin.
+    pub relayed: bool,
 }
 
 impl std::fmt::Display for PluginError {
@@ -49,6 +52,14 @@ impl PluginError {
         PluginError {
             code,
             message: message.into(),
+            relayed: false,
+        }
+    }
+    /// An error relayed from elsewhere (see [`PluginError::relayed`]).
+    pub fn relayed(code: i32, message: impl Into<String>) -> Self {
+        PluginError {
+            relayed: true,
+            ..Self::new(code, message)
         }
     }
     /// `VACCEL_EINVAL`.

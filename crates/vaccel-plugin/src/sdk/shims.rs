@@ -5,13 +5,14 @@
 use super::dispatch::dispatch;
 use super::{Ctx, Host, Plugin, PluginError, ResourceView, Result, raw_slice};
 use crate::abi::{
-    ABI_MAJOR, ABI_MINOR, AbiResource, CallContext, ERROR_MESSAGE_CAP, ErrorMessage, HostApi,
-    PluginDescriptor, VaccelArg,
+    ABI_MAJOR, ABI_MINOR, AbiResource, CallContext, ERROR_MESSAGE_CAP, ERROR_RELAYED, ErrorMessage,
+    HostApi, PluginDescriptor, VaccelArg,
 };
 use crate::types::{OpSet, OpType, ResourceType, code};
 use std::ffi::c_int;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Where a declared plugin keeps its one instance. Implemented by `declare_plugin!`.
 pub trait Slot: Plugin {
@@ -66,7 +67,7 @@ fn guard(err: *mut ErrorMessage, f: impl FnOnce() -> Result<()>) -> c_int {
     match result {
         Ok(()) => code::OK,
         Err(e) => {
-            set_message(err, &e.message);
+            set_message(err, &e);
             if e.code == code::OK {
                 code::EBACKEND
             } else {
@@ -76,9 +77,19 @@ fn guard(err: *mut ErrorMessage, f: impl FnOnce() -> Result<()>) -> c_int {
     }
 }
 
-fn set_message(err: *mut ErrorMessage, msg: &str) {
+/// The runtime's ABI minor version, learned at `init`: [`ErrorMessage::flags`] exists
+/// from 1.1 on.
+static HOST_MINOR: AtomicU32 = AtomicU32::new(0);
+
+fn set_message(err: *mut ErrorMessage, e: &PluginError) {
     if err.is_null() {
         return;
+    }
+    let msg = e.message.as_str();
+    if e.relayed && HOST_MINOR.load(Ordering::Relaxed) >= 1 {
+        // SAFETY: non-null, the runtime's buffer for this call; a runtime of ABI ≥ 1.1
+        // passes one with the `flags` field.
+        unsafe { std::ptr::addr_of_mut!((*err).flags).write(ERROR_RELAYED) };
     }
     let mut n = msg.len().min(ERROR_MESSAGE_CAP);
     while n > 0 && !msg.is_char_boundary(n) {
@@ -109,6 +120,9 @@ unsafe extern "C" fn init_shim<P: Slot>(host: *const HostApi, err: *mut ErrorMes
         } else {
             // SAFETY: non-null host API from the runtime, valid for the call.
             let h = unsafe { &*host };
+            if h.abi_major == ABI_MAJOR {
+                HOST_MINOR.store(h.abi_minor, Ordering::Relaxed);
+            }
             (h.log_level, h.log)
         };
         if let Some(log) = log {

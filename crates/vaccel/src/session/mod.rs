@@ -64,9 +64,9 @@ impl SessionInner {
         e: vaccel_plugin::CallError,
     ) -> Error {
         let plugin = &self.rt.inner.registry.plugins[idx];
-        if plugin.plugin_type() & vaccel_plugin::plugin_type::REMOTE != 0 {
-            // A transport's message already says what failed where (on the agent, or the
-            // connection itself); another prefix would only hide it.
+        if e.relayed {
+            // A message relayed from elsewhere (a transport's agent, its connection)
+            // already says what failed where; another prefix would only hide it.
             return Error::Remote {
                 plugin: plugin.name().into(),
                 code: e.code,
