@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use vaccel_plugin::{OpType, ResourceType, code};
 use vaccel_rt::{Error, Resource, Runtime, Session};
 
@@ -89,9 +89,12 @@ impl<V: Clone> IdMap<V> {
 
 pub(crate) struct State {
     pub(crate) rt: Runtime,
-    pub(crate) sessions: IdMap<Session>,
     resources: IdMap<Resource>,
 }
+
+/// Live sessions by id. Apart from the state so that an op finds its session with one
+/// lock-free load (a session holds its runtime); emptied by `vaccel_cleanup`.
+static SESSIONS: LazyLock<IdMap<Session>> = LazyLock::new(IdMap::new);
 
 static STATE: ArcSwapOption<State> = ArcSwapOption::const_empty();
 static STATE_INIT: Mutex<()> = Mutex::new(());
@@ -108,18 +111,8 @@ fn set_last_error(msg: String) {
 fn build_state() -> CResult<State> {
     Ok(State {
         rt: vaccel_builtins::runtime_from_env()?,
-        sessions: IdMap::new(),
         resources: IdMap::new(),
     })
-}
-
-/// Run `f` with the library state, starting it on first use. The fast path is one
-/// lock-free load.
-pub(crate) fn with_state<R>(f: impl FnOnce(&State) -> CResult<R>) -> CResult<R> {
-    if let Some(st) = STATE.load().as_ref() {
-        return f(st);
-    }
-    f(&*state()?)
 }
 
 /// The library state, started on first use.
@@ -204,7 +197,7 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char, what: &str) -> CResult<&'a str>
 
 impl State {
     pub(crate) fn session(&self, sess: &CSession) -> CResult<Session> {
-        self.sessions.get(sess.id).ok_or(Error::NotFound {
+        SESSIONS.get(sess.id).ok_or(Error::NotFound {
             what: "session",
             id: sess.id,
         })
@@ -228,12 +221,14 @@ pub(crate) unsafe fn with_session(
 ) -> CResult {
     // SAFETY: per the contract.
     let id = unsafe { obj(sess, "sess") }?.id;
-    with_state(|st| {
-        st.sessions.with(id, f).unwrap_or(Err(Error::NotFound {
+    // A `match`, not `unwrap_or`: an unused error value costs its drop on every call.
+    match SESSIONS.with(id, f) {
+        Some(r) => r,
+        None => Err(Error::NotFound {
             what: "session",
             id,
-        }))
-    })
+        }),
+    }
 }
 
 /// Look up the session behind a C pointer.
@@ -256,8 +251,7 @@ pub extern "C" fn vaccel_cleanup() -> c_int {
     guard("vaccel_cleanup", || {
         let _init = vaccel_plugin::sync::lock(&STATE_INIT);
         if let Some(st) = STATE.swap(None) {
-            let sessions: Vec<Session> =
-                st.sessions.update(|m| m.drain().map(|(_, s)| s).collect());
+            let sessions: Vec<Session> = SESSIONS.update(|m| m.drain().map(|(_, s)| s).collect());
             for s in sessions {
                 let _ = s.release();
             }
@@ -339,7 +333,7 @@ fn session_init(s: &mut CSession, flags: u32) -> CResult {
     s.remote_id = 0;
     s.hint = flags;
     s.priv_ = std::ptr::null_mut();
-    st.sessions.update(|m| m.insert(session.id(), session));
+    SESSIONS.update(|m| m.insert(session.id(), session));
     Ok(())
 }
 
@@ -355,8 +349,7 @@ pub unsafe extern "C" fn vaccel_session_release(sess: *mut CSession) -> c_int {
 
 /// Take the session out of the map (so a second release is "not found") and release it.
 fn session_release(s: &mut CSession) -> CResult {
-    let session = state()?
-        .sessions
+    let session = SESSIONS
         .update(|m| m.remove(&s.id))
         .ok_or(Error::NotFound {
             what: "session",

@@ -141,8 +141,13 @@ pub struct CallContext {
     pub resources: *const AbiResource,
     /// Number of resources.
     pub nr_resources: usize,
+    /// ABI 1.1: the fingerprint of the op layouts (`crate::ops::LAYOUTS`) the runtime
+    /// checked this call's arguments against, or 0 when it did not check them. A plugin
+    /// built from the same layouts need not check them again. (A reserved slot in 1.0,
+    /// always null there.)
+    pub layouts_checked: usize,
     /// Reserved for minor versions; null.
-    pub reserved: [*const c_void; 4],
+    pub reserved: [*const c_void; 3],
 }
 
 /// Services the runtime offers a plugin, handed to `init`.

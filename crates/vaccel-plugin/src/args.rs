@@ -71,10 +71,10 @@ impl Default for Args<'_> {
 }
 
 impl<'a> Args<'a> {
-    /// No arguments.
+    /// No arguments (nothing to allocate or free: ops without arguments stay cheap).
     pub fn new() -> Self {
         Args {
-            repr: Repr::Owned(Vec::new()),
+            repr: Repr::Borrowed(&mut []),
             _borrow: PhantomData,
         }
     }

@@ -466,6 +466,9 @@ pub struct SessionCtx<'a> {
     pub hint: u32,
     /// Registered resources.
     pub resources: &'a ResourceTable,
+    /// Set only when this call's arguments passed [`crate::ops::check_args`]: the plugin
+    /// is told so (with the layouts' fingerprint) and need not check them again.
+    pub args_checked: bool,
 }
 
 impl SessionCtx<'_> {
@@ -476,7 +479,12 @@ impl SessionCtx<'_> {
             session_id: self.id,
             resources: self.resources.abi.as_ptr(),
             nr_resources: self.resources.abi.len(),
-            reserved: [std::ptr::null(); 4],
+            layouts_checked: if self.args_checked {
+                crate::ops::LAYOUTS
+            } else {
+                0
+            },
+            reserved: [std::ptr::null(); 3],
         }
     }
 }

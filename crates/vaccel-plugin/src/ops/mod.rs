@@ -16,6 +16,11 @@ mod views;
 pub use field::{Blob, Field, Out, Tail, Text};
 pub use views::*;
 
+/// A fingerprint of every declared layout. A runtime that checked a call's arguments
+/// passes it to the plugin (`CallContext::layouts_checked`); the SDK of a plugin built
+/// from the same layouts then does not check them a second time.
+pub const LAYOUTS: usize = views::fingerprint();
+
 /// Which side of a call an argument is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dir {
@@ -63,8 +68,14 @@ pub struct ArgSpec {
 }
 
 /// How many args a side takes: (at least, at most — `None` for no limit).
-pub fn arity(specs: &[ArgSpec], variadic: bool) -> (usize, Option<usize>) {
-    let required = specs.iter().filter(|s| !s.optional).count();
+pub const fn arity(specs: &[ArgSpec], variadic: bool) -> (usize, Option<usize>) {
+    let (mut required, mut i) = (0, 0);
+    while i < specs.len() {
+        if !specs[i].optional {
+            required += 1;
+        }
+        i += 1;
+    }
     (required, if variadic { None } else { Some(specs.len()) })
 }
 
@@ -77,6 +88,24 @@ pub struct OpSchema {
     pub write: &'static [ArgSpec],
     /// Whether more args of any type may follow (exec: the function's own args).
     pub variadic: bool,
+    /// [`arity`] of each side, computed once.
+    counts: [(usize, Option<usize>); 2],
+}
+
+impl OpSchema {
+    /// A layout.
+    pub const fn new(
+        read: &'static [ArgSpec],
+        write: &'static [ArgSpec],
+        variadic: bool,
+    ) -> OpSchema {
+        OpSchema {
+            read,
+            write,
+            variadic,
+            counts: [arity(read, variadic), arity(write, variadic)],
+        }
+    }
 }
 
 /// The read arguments of `op` that have `role`, by index (from the op's declared
@@ -219,15 +248,14 @@ pub fn check_args(op: OpType, read: &[VaccelArg], write: &[VaccelArg]) -> Result
     let Some(s) = schema(op) else { return Ok(()) };
     // Every call goes through here twice (runtime and plugin side): decide with plain
     // comparisons and build the error, with its message, only when something is wrong.
-    if side_fits(s.read, s.variadic, read) && side_fits(s.write, s.variadic, write) {
+    if side_fits(s.read, s.counts[0], read) && side_fits(s.write, s.counts[1], write) {
         return Ok(());
     }
     describe_misfit(op, s, read, write)
 }
 
 #[inline]
-fn side_fits(specs: &[ArgSpec], variadic: bool, args: &[VaccelArg]) -> bool {
-    let (min, max) = arity(specs, variadic);
+fn side_fits(specs: &[ArgSpec], (min, max): (usize, Option<usize>), args: &[VaccelArg]) -> bool {
     let count_ok = args.len() >= min && max.is_none_or(|max| args.len() <= max);
     count_ok
         && specs

@@ -54,11 +54,11 @@ macro_rules! views {
 
             impl<'a> $name $(<$lt>)? {
                 /// The layout, as declared.
-                pub const SCHEMA: OpSchema = OpSchema {
-                    read: &[$(spec!($rf : $rt = $rty $(as $rrole)?)),*],
-                    write: &[$(spec!($wf : $wt = $wty)),*],
-                    variadic: views!(@variadic $($rtf)?),
-                };
+                pub const SCHEMA: OpSchema = OpSchema::new(
+                    &[$(spec!($rf : $rt = $rty $(as $rrole)?)),*],
+                    &[$(spec!($wf : $wt = $wty)),*],
+                    views!(@variadic $($rtf)?),
+                );
 
                 /// The ops with this layout.
                 pub const OPS: &'static [OpType] = &[$(OpType::$op),+];
@@ -164,12 +164,53 @@ macro_rules! views {
             })
         }
 
-        #[cfg(test)]
+        /// Every view: its name, ops and layout.
         pub(super) const ALL_VIEWS: &[(&str, &[OpType], &OpSchema)] =
             &[$((stringify!($name), $name::OPS, &$name::SCHEMA)),*];
     };
     (@variadic) => { false };
     (@variadic $x:ident) => { true };
+}
+
+/// FNV-1a over every view's ops and layout (names, types, optionality, roles, tails):
+/// two builds agree on it exactly when they agree on every layout.
+pub(super) const fn fingerprint() -> usize {
+    const fn mix(mut h: u64, bytes: &[u8]) -> u64 {
+        let mut i = 0;
+        while i < bytes.len() {
+            h ^= bytes[i] as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+            i += 1;
+        }
+        h
+    }
+    const fn side(mut h: u64, specs: &[ArgSpec]) -> u64 {
+        let mut i = 0;
+        while i < specs.len() {
+            let s = &specs[i];
+            h = mix(h, s.name.as_bytes());
+            h = mix(h, &s.ty.raw().to_le_bytes());
+            h = mix(h, &[s.optional as u8, s.role as u8]);
+            i += 1;
+        }
+        mix(h, b"|")
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut v = 0;
+    while v < ALL_VIEWS.len() {
+        let (_, ops, schema) = ALL_VIEWS[v];
+        let mut o = 0;
+        while o < ops.len() {
+            h = mix(h, &ops[o].raw().to_le_bytes());
+            o += 1;
+        }
+        h = side(h, schema.read);
+        h = side(h, schema.write);
+        h = mix(h, &[schema.variadic as u8]);
+        v += 1;
+    }
+    // Never 0, which means "not checked".
+    (h | 1) as usize
 }
 
 fn misfit(op: OpType, dir: Dir, index: usize, name: &'static str, problem: String) -> ArgError {
@@ -182,11 +223,7 @@ fn misfit(op: OpType, dir: Dir, index: usize, name: &'static str, problem: Strin
     }
 }
 
-const NOOP: OpSchema = OpSchema {
-    read: &[],
-    write: &[],
-    variadic: false,
-};
+const NOOP: OpSchema = OpSchema::new(&[], &[], false);
 
 /// An encoded tensor, read (see [`crate::tensor`]).
 pub type TensorIn<'a> = Blob<'a, TENSOR_TYPE_ID>;

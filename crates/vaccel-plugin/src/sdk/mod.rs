@@ -153,6 +153,8 @@ pub struct Ctx<'a> {
     /// Session hint flags.
     pub hint: u32,
     resources: &'a [AbiResource],
+    /// The layouts the runtime checked the arguments against (0: unchecked).
+    layouts_checked: usize,
 }
 
 impl<'a> Ctx<'a> {
@@ -166,16 +168,24 @@ impl<'a> Ctx<'a> {
                 session_id: 0,
                 hint: 0,
                 resources: &[],
+                layouts_checked: 0,
             };
         }
         // SAFETY: non-null and valid per the caller.
         let c = unsafe { &*ctx };
         // SAFETY: the runtime passes `nr_resources` entries (ABI contract).
         let resources = unsafe { raw_slice(c.resources, c.nr_resources) };
+        // A context from a 1.0 runtime has a null reserved slot here: 0, unchecked.
+        let layouts_checked = if c.struct_size as usize >= size_of::<CallContext>() {
+            c.layouts_checked
+        } else {
+            0
+        };
         Ctx {
             session_id: c.session_id,
             hint: c.session_hint,
             resources,
+            layouts_checked,
         }
     }
 
@@ -398,3 +408,6 @@ unsafe fn raw_slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
         unsafe { std::slice::from_raw_parts(p, len) }
     }
 }
+
+#[cfg(test)]
+mod tests;

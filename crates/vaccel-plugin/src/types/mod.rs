@@ -103,7 +103,7 @@ macro_rules! numbered_enum {
             }
 
             /// The number (ABI value).
-            pub fn raw(self) -> $repr {
+            pub const fn raw(self) -> $repr {
                 self as $repr
             }
 

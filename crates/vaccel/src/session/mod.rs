@@ -242,6 +242,7 @@ impl Session {
             id: self.id(),
             hint: self.hint(),
             resources: &table,
+            args_checked: false,
         };
         plugin
             .resource_register(&ctx, &resource.inner.host)
@@ -319,7 +320,10 @@ impl Session {
     pub fn call(&self, op: OpType, read: &mut Args<'_>, write: &mut Args<'_>) -> Result<()> {
         self.check_live()?;
         ops::check_args(op, read.as_slice(), write.as_slice())?;
-        let idx = self.inner.routes[op.raw() as usize].ok_or(Error::NoPlugin { op })? as usize;
+        let Some(idx) = self.inner.routes[op.raw() as usize] else {
+            return Err(Error::NoPlugin { op });
+        };
+        let idx = idx as usize;
         let plugin = &self.inner.rt.inner.registry.plugins[idx];
         if idx != self.inner.bound && idx < 64 {
             let bit = 1u64 << idx;
@@ -338,6 +342,8 @@ impl Session {
             id: self.inner.id,
             hint: self.inner.hint,
             resources: table.as_ref().map_or(&*EMPTY_TABLE, |t| &**t),
+            // Checked above, against the layouts this runtime was built with.
+            args_checked: true,
         };
         let started = self.inner.profile.as_ref().map(|_| Instant::now());
         let result = plugin.handle.call(&ctx, op, read, write);
