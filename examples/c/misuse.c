@@ -23,7 +23,8 @@ int main(void)
 	struct vaccel_session sess, *heap = NULL;
 	struct vaccel_resource res = { .id = 0 }, forged_res = { .id = 424242 };
 	char blob[] = "data";
-	float m[4] = { 0 };
+	float m[4] = { 0 }, v[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, out[8];
+	int ia[4] = { 1, 2, 3, 4 };
 
 	printf("noop on forged session: %s\n", name(vaccel_noop(&forged)));
 	printf("release forged session: %s\n", name(vaccel_session_release(&forged)));
@@ -44,6 +45,12 @@ int main(void)
 	printf("unregister from other session: %s\n", name(vaccel_resource_unregister(&res, heap)));
 	printf("sgemm with NULL matrices: %s\n", name(vaccel_sgemm(&sess, 2, 2, 2, 1, NULL, 2, NULL, 2, 0, NULL, 2)));
 	printf("classify a non-image: %s\n", name(vaccel_image_classification(&sess, blob, NULL, NULL, sizeof(blob), 0, 0)));
+	printf("fpga vadd, no plugin for it: %s\n", name(vaccel_fpga_vadd(&sess, v, v + 4, out, 4, 4)));
+	printf("fpga parallel, overlapping outputs: %s\n",
+	       name(vaccel_fpga_parallel(&sess, v, v + 4, out, out + 2, 4)));
+	printf("fpga arraycopy, NULL output: %s\n", name(vaccel_fpga_arraycopy(&sess, ia, NULL, 4)));
+	printf("fpga mmult, misaligned: %s\n",
+	       name(vaccel_fpga_mmult(&sess, (float *)((char *)v + 1), v, out, 2)));
 	printf("genop with negative count: %s\n", name(vaccel_genop(&sess, NULL, -1, NULL, 0)));
 	printf("genop with NULL args: %s\n", name(vaccel_genop(&sess, NULL, 2, NULL, 0)));
 	printf("release session holding a resource: %s\n", name(vaccel_session_release(&sess)));

@@ -111,6 +111,8 @@ build misuse && run misuse && expect misuse "noop on forged session: VACCEL_ENOE
 	"register forged resource: VACCEL_ENOENT" "negative sgemm dims: VACCEL_EINVAL" "register: VACCEL_OK" \
 	"register again: VACCEL_EEXIST" "unregister from other session: VACCEL_ENOENT" \
 	"sgemm with NULL matrices: VACCEL_EINVAL" "classify a non-image: VACCEL_EINVAL" \
+	"fpga vadd, no plugin for it: VACCEL_ENOTSUP" "fpga parallel, overlapping outputs: VACCEL_EINVAL" \
+	"fpga arraycopy, NULL output: VACCEL_EINVAL" "fpga mmult, misaligned: VACCEL_EINVAL" \
 	"genop with negative count: VACCEL_EINVAL" "genop with NULL args: VACCEL_EINVAL" \
 	"release session holding a resource: VACCEL_OK" "resource now free: VACCEL_OK" \
 	"noop on released session: VACCEL_ENOENT" "delete heap session: VACCEL_OK" \

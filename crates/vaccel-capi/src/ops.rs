@@ -340,130 +340,53 @@ pub unsafe extern "C" fn vaccel_minmax(
     })
 }
 
-/// # Safety
-/// Arrays valid for `len_a` ints.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn vaccel_fpga_arraycopy(
-    sess: *mut CSession,
-    a: *mut c_int,
-    out_a: *mut c_int,
-    len_a: usize,
-) -> c_int {
-    guard("vaccel_fpga_arraycopy", || {
-        let regions = [
-            ("a", a.cast_const().cast(), region(a, len_a, "a")?),
-            (
-                "out_a",
-                out_a.cast_const().cast(),
-                region(out_a, len_a, "out_a")?,
-            ),
-        ];
-        disjoint(&regions[1..], &regions)?;
-        // SAFETY: valid for `len_a` ints (contract); the output overlaps nothing (checked).
-        let (a, out) = unsafe { (c_slice(a, len_a, "a")?, c_slice_mut(out_a, len_a, "out_a")?) };
-        // SAFETY: per the contract.
-        unsafe { session_of(sess) }?.fpga_arraycopy(a, out)
-    })
+/// The FPGA ops: C arrays in, C arrays out, each checked (NULL, alignment, size) and the
+/// outputs checked against every other array before they become slices.
+macro_rules! fpga_ops {
+    ($(
+        $name:ident(
+            $($in:ident: $it:ty [$il:ident]),+;
+            $($out:ident: $ot:ty [$ol:ident]),+;
+            $($len:ident),+
+        ) => $method:ident;
+    )*) => {$(
+        /// # Safety
+        /// Each array valid for its length (in elements).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(
+            sess: *mut CSession,
+            $($in: *mut $it,)+
+            $($out: *mut $ot,)+
+            $($len: usize),+
+        ) -> c_int {
+            guard(stringify!($name), || {
+                let regions = [
+                    $((stringify!($in), $in.cast_const().cast::<c_void>(), region($in, $il, stringify!($in))?),)+
+                    $((stringify!($out), $out.cast_const().cast::<c_void>(), region($out, $ol, stringify!($out))?),)+
+                ];
+                disjoint(&regions[[$(stringify!($in)),+].len()..], &regions)?;
+                // SAFETY: valid for their lengths (contract); the outputs overlap nothing
+                // (checked just above).
+                let ($($in,)+ $($out,)+) = unsafe {
+                    (
+                        $(c_slice($in, $il, stringify!($in))?,)+
+                        $(c_slice_mut($out, $ol, stringify!($out))?,)+
+                    )
+                };
+                // SAFETY: per the contract.
+                unsafe { session_of(sess) }?.$method($($in,)+ $($out),+)
+            })
+        }
+    )*};
 }
 
-/// # Safety
-/// Arrays valid for `len_a` floats.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn vaccel_fpga_mmult(
-    sess: *mut CSession,
-    a: *mut f32,
-    b: *mut f32,
-    c: *mut f32,
-    len_a: usize,
-) -> c_int {
-    guard("vaccel_fpga_mmult", || {
-        let regions = [
-            ("a", a.cast_const().cast(), region(a, len_a, "a")?),
-            ("b", b.cast_const().cast(), region(b, len_a, "b")?),
-            ("c", c.cast_const().cast(), region(c, len_a, "c")?),
-        ];
-        disjoint(&regions[2..], &regions)?;
-        // SAFETY: valid for `len_a` floats (contract); the output overlaps nothing.
-        let (a, b, c) = unsafe {
-            (
-                c_slice(a, len_a, "a")?,
-                c_slice(b, len_a, "b")?,
-                c_slice_mut(c, len_a, "c")?,
-            )
-        };
-        // SAFETY: per the contract.
-        unsafe { session_of(sess) }?.fpga_mmult(a, b, c)
-    })
-}
-
-/// # Safety
-/// Arrays valid for `len_a` floats.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn vaccel_fpga_parallel(
-    sess: *mut CSession,
-    a: *mut f32,
-    b: *mut f32,
-    add_output: *mut f32,
-    mult_output: *mut f32,
-    len_a: usize,
-) -> c_int {
-    guard("vaccel_fpga_parallel", || {
-        let regions = [
-            ("a", a.cast_const().cast(), region(a, len_a, "a")?),
-            ("b", b.cast_const().cast(), region(b, len_a, "b")?),
-            (
-                "add_output",
-                add_output.cast_const().cast(),
-                region(add_output, len_a, "add_output")?,
-            ),
-            (
-                "mult_output",
-                mult_output.cast_const().cast(),
-                region(mult_output, len_a, "mult_output")?,
-            ),
-        ];
-        disjoint(&regions[2..], &regions)?;
-        // SAFETY: valid for `len_a` floats (contract); the outputs overlap nothing.
-        let (a, b, add, mult) = unsafe {
-            (
-                c_slice(a, len_a, "a")?,
-                c_slice(b, len_a, "b")?,
-                c_slice_mut(add_output, len_a, "add_output")?,
-                c_slice_mut(mult_output, len_a, "mult_output")?,
-            )
-        };
-        // SAFETY: per the contract.
-        unsafe { session_of(sess) }?.fpga_parallel(a, b, add, mult)
-    })
-}
-
-/// # Safety
-/// `a`, `c` valid for `len_a` floats, `b` for `len_b`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn vaccel_fpga_vadd(
-    sess: *mut CSession,
-    a: *mut f32,
-    b: *mut f32,
-    c: *mut f32,
-    len_a: usize,
-    len_b: usize,
-) -> c_int {
-    guard("vaccel_fpga_vadd", || {
-        let regions = [
-            ("a", a.cast_const().cast(), region(a, len_a, "a")?),
-            ("b", b.cast_const().cast(), region(b, len_b, "b")?),
-            ("c", c.cast_const().cast(), region(c, len_a, "c")?),
-        ];
-        disjoint(&regions[2..], &regions)?;
-        // SAFETY: valid for their lengths (contract); the output overlaps nothing.
-        let (a, b, c) = unsafe {
-            (
-                c_slice(a, len_a, "a")?,
-                c_slice(b, len_b, "b")?,
-                c_slice_mut(c, len_a, "c")?,
-            )
-        };
-        // SAFETY: per the contract.
-        unsafe { session_of(sess) }?.fpga_vadd(a, b, c)
-    })
+fpga_ops! {
+    vaccel_fpga_arraycopy(a: c_int [len_a]; out_a: c_int [len_a]; len_a) => fpga_arraycopy;
+    vaccel_fpga_mmult(a: f32 [len_a], b: f32 [len_a]; c: f32 [len_a]; len_a) => fpga_mmult;
+    vaccel_fpga_parallel(
+        a: f32 [len_a], b: f32 [len_a];
+        add_output: f32 [len_a], mult_output: f32 [len_a];
+        len_a
+    ) => fpga_parallel;
+    vaccel_fpga_vadd(a: f32 [len_a], b: f32 [len_b]; c: f32 [len_a]; len_a, len_b) => fpga_vadd;
 }
