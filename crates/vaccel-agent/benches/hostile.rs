@@ -54,18 +54,8 @@ fn lying_png(w: u32, h: u32) -> Vec<u8> {
     let mut p = noise_png(1, 1);
     p[16..20].copy_from_slice(&w.to_be_bytes());
     p[20..24].copy_from_slice(&h.to_be_bytes());
-    let mut c = !0u32;
-    for b in &p[12..29] {
-        c ^= u32::from(*b);
-        for _ in 0..8 {
-            c = if c & 1 == 1 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    p[29..33].copy_from_slice(&(!c).to_be_bytes());
+    let crc = crc32fast::hash(&p[12..29]);
+    p[29..33].copy_from_slice(&crc.to_be_bytes());
     p
 }
 
