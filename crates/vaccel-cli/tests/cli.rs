@@ -191,6 +191,24 @@ fn classify_names_the_photos_right() {
 }
 
 #[test]
+fn classify_shows_where_the_plugin_spent_the_time() {
+    let assets = support::assets();
+    let photo = assets.join("images/rocket.jpg");
+    let out = vaccel(
+        &["classify", photo.to_str().unwrap(), "--stages", "--json"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let stages = v[0]["stages_ms"].as_object().expect("stages_ms");
+    let total = v[0]["ms"].as_f64().unwrap();
+    for stage in ["decode", "preprocess", "inference"] {
+        let ms = stages[stage].as_f64().unwrap_or(-1.0);
+        assert!(ms > 0.0 && ms < total, "{stage}: {ms} ms of {total}");
+    }
+}
+
+#[test]
 fn detect_finds_the_text_lines_of_a_page() {
     let assets = support::assets();
     let dir = tempfile::tempdir().unwrap();

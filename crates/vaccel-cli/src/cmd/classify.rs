@@ -24,6 +24,9 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Also show where the plugin spent the time (decode, preprocess, inference …).
+    #[arg(long)]
+    stages: bool,
 }
 
 /// Run `vaccel classify`.
@@ -75,17 +78,35 @@ pub fn run(rt: &Runtime, a: Args) -> Result<()> {
             .image_classify_top(&read(path)?, top)
             .with_context(|| format!("classifying {}", path.display()))?;
         let ms = t0.elapsed().as_secs_f64() * 1e3;
+        let stage_ms = |d: &std::time::Duration| d.as_secs_f64() * 1e3;
         if json {
-            results.push(serde_json::json!({
+            let mut item = serde_json::json!({
                 "image": path.display().to_string(),
                 "text": c.text,
                 "ms": ms,
                 "top": c.top.iter().map(|t| serde_json::json!({
                     "index": t.index, "label": t.label, "score": t.score,
                 })).collect::<Vec<_>>(),
-            }));
+            });
+            if a.stages {
+                item["stages_ms"] = c
+                    .timings
+                    .iter()
+                    .map(|(stage, d)| (stage.clone(), serde_json::json!(stage_ms(d))))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            results.push(item);
         } else {
             println!("{}: {} ({ms:.1} ms)", path.display(), c.text);
+            if a.stages {
+                let stages: Vec<String> = c
+                    .timings
+                    .iter()
+                    .map(|(stage, d)| format!("{stage} {:.1} ms", stage_ms(d)))
+                    .collect();
+                println!("  stages: {}", stages.join(", "));
+            }
             for t in &c.top {
                 println!("  {:>7.3}%  {:>4}  {}", t.score * 100.0, t.index, t.label);
             }
