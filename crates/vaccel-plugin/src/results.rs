@@ -229,7 +229,9 @@ impl Results {
             ));
         }
         let count = r.u32("record count")? as usize;
-        r.u32("reserved")?;
+        if r.u32("reserved")? != 0 {
+            return Err("the reserved header word is not 0".into());
+        }
         // Each record takes at least its 8-byte head: a count the buffer cannot hold is a lie.
         if count > MAX_RECORDS || count > b.len().saturating_sub(HEADER) / RECORD {
             return Err(format!("{count} records declared in {} bytes", b.len()));
