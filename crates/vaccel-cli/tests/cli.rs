@@ -237,6 +237,22 @@ fn detect_finds_the_text_lines_of_a_page() {
 }
 
 #[test]
+fn a_photo_cut_short_is_refused_not_classified() {
+    let assets = support::assets();
+    let whole = std::fs::read(assets.join("images/rocket.jpg")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cut.jpg");
+    std::fs::write(&p, &whole[..3000]).unwrap();
+    let out = vaccel(&["classify", p.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot decode Jpeg image (3000 bytes): truncated"),
+        "{err}"
+    );
+}
+
+#[test]
 fn classify_reports_bad_images_clearly() {
     support::assets();
     let dir = tempfile::tempdir().unwrap();

@@ -149,6 +149,20 @@ pub fn run(
     Ok(data.to_vec())
 }
 
+/// Classes of an ImageNet-1k classifier.
+const IMAGENET_CLASSES: usize = 1000;
+
+/// The ImageNet labels from the asset cache (read once), if they are there.
+fn imagenet_labels() -> Option<Arc<Vec<String>>> {
+    static LABELS: OnceLock<Option<Arc<Vec<String>>>> = OnceLock::new();
+    LABELS
+        .get_or_init(|| {
+            let labels = parse_labels(&std::fs::read(assets::labels()).ok()?);
+            (labels.len() == IMAGENET_CLASSES).then(|| Arc::new(labels))
+        })
+        .clone()
+}
+
 /// Named stages' durations, from their start and end instants.
 pub fn stages<const N: usize>(s: [(&str, Instant, Instant); N]) -> Vec<(String, Duration)> {
     s.into_iter()
@@ -177,6 +191,18 @@ pub fn classify(
     let logits = run(&chosen.model, chosen.bytes, [1, 3, 224, 224], input)?;
     let probs = softmax(&logits);
     let t3 = Instant::now();
+    // A session's own ImageNet classifier with no labels given: name its classes with the
+    // ImageNet labels, as upstream's users expect ("banana", not "class 954").
+    let labels = match imagenet_labels() {
+        Some(imagenet) if labels.is_empty() && probs.len() == IMAGENET_CLASSES => {
+            tracing::info!(
+                session = ctx.session_id,
+                "the model has {IMAGENET_CLASSES} outputs and no labels were registered: using the ImageNet labels"
+            );
+            imagenet
+        }
+        _ => labels,
+    };
     let label = |i: usize| {
         labels
             .get(i)

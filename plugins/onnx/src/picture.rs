@@ -2,7 +2,7 @@
 //! before anything large is allocated) → resized, cropped, normalised NCHW tensors.
 
 use fast_image_resize as fr;
-use image::{ColorType, DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+use image::{ColorType, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use std::io::Cursor;
 use std::sync::Mutex;
 use vaccel_plugin::PluginError;
@@ -134,6 +134,14 @@ pub fn decode(bytes: &[u8]) -> Result<Picture, PluginError> {
             bytes.len()
         )));
     };
+    if format == ImageFormat::Jpeg {
+        jpeg_is_whole(bytes).map_err(|e| {
+            PluginError::invalid(format!(
+                "cannot decode Jpeg image ({} bytes): {e}",
+                bytes.len()
+            ))
+        })?;
+    }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -177,6 +185,69 @@ pub fn decode(bytes: &[u8]) -> Result<Picture, PluginError> {
             .into_rgb8()
     };
     Ok(Picture(img))
+}
+
+/// Whether a JPEG's marker structure runs from its start to its end-of-image marker.
+/// The decoder fills a JPEG cut short with grey and says nothing; classifying that would
+/// be an answer about an image nobody sent. Walks the segments (each length checked
+/// against the buffer) and the entropy-coded scans (where `FF` is followed only by a
+/// stuffed `00` or a restart marker); bytes after the end-of-image marker are allowed.
+///
+/// # Errors
+/// Where the structure breaks or ends.
+fn jpeg_is_whole(b: &[u8]) -> Result<(), String> {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return Err("no start-of-image marker".into());
+    }
+    let cut = |at: usize| {
+        format!("truncated: the data ends at byte {at}, before the end-of-image marker")
+    };
+    let mut i = 2;
+    loop {
+        if b.get(i) != Some(&0xFF) {
+            return Err(match b.get(i) {
+                None => cut(b.len()),
+                Some(x) => format!("corrupt: byte {i} is {x:#04x} where a marker must start"),
+            });
+        }
+        while b.get(i) == Some(&0xFF) {
+            i += 1;
+        }
+        let Some(&marker) = b.get(i) else {
+            return Err(cut(b.len()));
+        };
+        i += 1;
+        match marker {
+            0xD9 => return Ok(()),
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let len = match b.get(i..i + 2) {
+            Some(l) => usize::from(u16::from_be_bytes([l[0], l[1]])),
+            None => return Err(cut(b.len())),
+        };
+        if len < 2 {
+            return Err(format!(
+                "corrupt: marker {marker:#04x} at byte {} has length {len}",
+                i - 2
+            ));
+        }
+        if i + len > b.len() {
+            return Err(cut(b.len()));
+        }
+        i += len;
+        if marker == 0xDA {
+            // Entropy-coded data up to the next marker.
+            loop {
+                match (b.get(i), b.get(i + 1)) {
+                    (Some(0xFF), Some(0x00 | 0xD0..=0xD7)) => i += 2,
+                    (Some(0xFF), Some(_)) => break,
+                    (Some(_), _) => i += 1,
+                    (None, _) => return Err(cut(b.len())),
+                }
+            }
+        }
+    }
 }
 
 /// Resize a region of `src` to `out_w × out_h` (bilinear).
@@ -246,6 +317,47 @@ mod tests {
         img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
             .unwrap();
         out
+    }
+
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 7) as u8, (y * 13) as u8, (x ^ y) as u8])
+        });
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_truncated_image_is_refused_at_every_cut_not_filled_in() {
+        let j = jpeg(64, 48);
+        decode(&j).unwrap();
+        for cut in (3..j.len() - 1).step_by(7) {
+            let e = decode(&j[..cut]).unwrap_err();
+            assert_eq!(e.code, vaccel_plugin::code::EINVAL, "cut at {cut}");
+            assert!(
+                e.message.contains("cannot decode"),
+                "cut at {cut}: {}",
+                e.message
+            );
+        }
+        let e = decode(&j[..j.len() / 2]).unwrap_err();
+        assert!(e.message.contains("truncated"), "{}", e.message);
+        // Bytes after the end-of-image marker are tolerated, as viewers do.
+        let mut trailing = j.clone();
+        trailing.extend_from_slice(b"trailing junk");
+        decode(&trailing).unwrap();
+        // A PNG cut anywhere before its last 12 bytes (the empty IEND chunk, after all
+        // the pixel data) is refused too.
+        let p = png(64, 48);
+        for cut in (8..p.len() - 12).step_by(5) {
+            assert!(
+                decode(&p[..cut]).is_err(),
+                "png cut at {cut} of {}",
+                p.len()
+            );
+        }
     }
 
     #[test]
