@@ -24,14 +24,18 @@ install -m 0755 "$tdir"/libvaccel_{noop,exec,blas,onnx,rpc}.so "$prefix/lib/vacc
 install -m 0644 crates/vaccel-capi/include/vaccel.h "$prefix/include/"
 install -m 0644 crates/vaccel-capi/include/vaccel/*.h "$prefix/include/vaccel/"
 install -m 0755 "$tdir/vaccel" "$tdir/vaccel-agent" "$prefix/bin/"
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# The version of upstream's API we implement (what programs and bindings built for upstream
+# check), as the CLI reports it: "vaccel OURS (vAccel API X.Y.Z)".
+ours=$("$tdir/vaccel" --version)
+version=$(sed -n 's/.*(vAccel API \([0-9.]*\)).*/\1/p' <<<"$ours")
+[ -n "$version" ] || { echo "vaccel: cannot read the API version from '$ours'" >&2; exit 1; }
 cat >"$prefix/lib/pkgconfig/vaccel.pc" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib
 includedir=\${prefix}/include
 
 Name: vaccel
-Description: vAccel hardware-acceleration API and runtime (Rust)
+Description: vAccel hardware-acceleration API and runtime (Rust; $ours)
 Version: $version
 Libs: -L\${libdir} -lvaccel
 Libs.private: -lpthread -ldl -lm -lgcc_s

@@ -46,6 +46,21 @@ run() {
 	fi
 }
 
+# The header, pkg-config and the CLI agree on the upstream API version we implement
+# (bindings built for upstream require pkg-config's to be at least 0.8.0).
+printf '#include <stdio.h>\n#include <vaccel.h>\nint main(void) { puts(VACCEL_VERSION); return 0; }\n' >"$out/version.c"
+if cc -Wall -Wextra -Werror -std=c11 $cflags -o "$out/version" "$out/version.c" $libs; then
+	header=$("$out/version") pc=$(pkg-config --modversion vaccel)
+	cli=$("$prefix/bin/vaccel" --version | sed -n 's/.*(vAccel API \(.*\))/\1/p')
+	if [ "$header" = "$pc" ] && [ "$pc" = "$cli" ] && [ "$(printf '%s\n' 0.8.0 "$pc" | sort -V | head -1)" = 0.8.0 ]; then
+		ok "API version: VACCEL_VERSION, pkg-config and vaccel --version all say $pc"
+	else
+		bad "API version" "header '$header', pkg-config '$pc', CLI '$cli'"
+	fi
+else
+	bad "API version" "cannot build a program printing VACCEL_VERSION"
+fi
+
 cc -Wall -Wextra -Werror -std=c11 -shared -fPIC $cflags -o "$out/libmytestlib.so" "$here/mytestlib.c" \
 	&& ok "build libmytestlib.so" || bad "build libmytestlib.so" "compile error"
 lib="$out/libmytestlib.so"

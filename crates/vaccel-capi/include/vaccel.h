@@ -16,6 +16,10 @@
  */
 #pragma once
 
+/* The upstream vAccel API version this library implements (what `pkg-config --modversion
+ * vaccel` reports); upstream plugins put it in their descriptor's vaccel_version. */
+#define VACCEL_VERSION "0.8.0"
+
 #include "vaccel/error.h"
 #include "vaccel/plugin.h"
 #include "vaccel/op.h"

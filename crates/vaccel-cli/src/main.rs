@@ -15,7 +15,12 @@ use vaccel::Runtime;
 #[derive(Parser)]
 #[command(
     name = "vaccel",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (vAccel API ",
+        vaccel::upstream_api_version!(),
+        ")"
+    ),
     about = "vAccel: run acceleration ops on whatever plugin the host has"
 )]
 struct Cli {

@@ -294,3 +294,17 @@ fn classify_reports_bad_images_clearly() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn version_names_ours_and_the_upstream_api_we_implement() {
+    let out = vaccel(&["--version"], &[]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!(
+            "vaccel {} (vAccel API {})",
+            env!("CARGO_PKG_VERSION"),
+            vaccel::UPSTREAM_API_VERSION
+        )
+    );
+}

@@ -23,6 +23,20 @@
 
 #![forbid(unsafe_code)]
 
+/// The version of upstream vAccel's API this runtime implements, as a literal (for
+/// `concat!`); [`UPSTREAM_API_VERSION`] is the same as a constant. `pkg-config --modversion
+/// vaccel` and the C header's `VACCEL_VERSION` report it (checked by the C tests), since
+/// programs and bindings built for upstream check it.
+#[macro_export]
+macro_rules! upstream_api_version {
+    () => {
+        "0.8.0"
+    };
+}
+
+/// The upstream vAccel API version implemented (see [`upstream_api_version!`]).
+pub const UPSTREAM_API_VERSION: &str = upstream_api_version!();
+
 pub mod config;
 pub mod error;
 pub mod logging;
