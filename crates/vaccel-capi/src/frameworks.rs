@@ -2,7 +2,9 @@
 //! from vAccel tensors, one model op each (the runtime's `model_op` / `tensor_run`).
 
 use crate::ops::count;
-use crate::state::{CResource, CResult, CSession, guard, null, obj, session_of, state};
+use crate::resource::CResource;
+use crate::session::CSession;
+use crate::state::{CResult, guard, null, obj, session_of, state};
 use crate::tensor::{CTensor, TfStatus, TfTensor, TfliteTensor, TorchTensor};
 use std::ffi::{c_int, c_void};
 use vaccel_plugin::{OpType, Tensor};

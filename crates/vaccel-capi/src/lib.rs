@@ -18,6 +18,8 @@ mod arg;
 mod frameworks;
 mod ops;
 mod prof;
+mod resource;
+mod session;
 mod state;
 mod tensor;
 

@@ -1,9 +1,9 @@
 //! The op functions: each builds the op's argument arrays (genop layout) over the
 //! caller's memory — no copies — and runs it through the session.
 
-use crate::state::{
-    CResource, CResult, CSession, c_str, guard, null, obj, session_of, state, with_session,
-};
+use crate::resource::CResource;
+use crate::session::CSession;
+use crate::state::{CResult, c_str, guard, null, obj, session_of, state, with_session};
 use std::ffi::{c_char, c_int, c_void};
 use vaccel_plugin::Args;
 use vaccel_plugin::abi::VaccelArg;
