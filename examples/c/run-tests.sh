@@ -120,6 +120,15 @@ else
 	bad "classify/detect" "no assets in $assets (run scripts/assets.sh)"
 fi
 
+build layouts && run layouts "$here/layouts.c" && expect layouts \
+	"local session: id, hint, not virtio, no remote id: yes" \
+	"session rundir is a directory named session.<id>: yes" "session rundir is under vaccel_rundir(): yes" \
+	"resource lists are empty lists: yes" "file resource: its path: yes" \
+	"file resource: its blob (type, path, size, data, name): yes" \
+	"buffer resource: its blob (type, name, size, bytes): yes" "register counts the registration: yes" \
+	"unregister uncounts it: yes" "release frees and clears the fields: yes" \
+	"a second release is an error: yes" "session release removes its rundir: yes"
+
 build misuse && run misuse && expect misuse "noop on forged session: VACCEL_ENOENT" \
 	"release forged session: VACCEL_ENOENT" "delete forged session: VACCEL_ENOENT" "NULL session init: VACCEL_EINVAL" \
 	"NULL resource path: VACCEL_EINVAL" "missing resource file: VACCEL_ENOENT" "bad resource type: VACCEL_EINVAL" \
@@ -188,6 +197,15 @@ if [ -x "$prefix/bin/vaccel-agent" ] && [ -f "$assets/.complete" ]; then
 			fi
 		done
 	done
+	# A REMOTE session, as upstream programs make it: bound to the transport, the agent
+	# told the hint without the REMOTE bit, is_virtio set, the agent's id in remote_id.
+	if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_rpc.so" VACCEL_RPC_ADDRESS="unix://$sock" \
+		"$out/layouts" "$here/layouts.c" remote >"$out/layouts.out" 2>"$out/layouts.err"; then
+		expect layouts "default session on the transport: virtio, with its remote id: yes" \
+			"REMOTE session: on the agent, with its remote id: yes" "REMOTE session runs ops: yes"
+	else
+		bad "layouts remote" "$(tr '\n' '|' <"$out/layouts.out") $(tail -c 400 "$out/layouts.err")"
+	fi
 	kill "${agent_pids[@]}" 2>/dev/null
 	wait "${agent_pids[@]}" 2>/dev/null
 fi

@@ -3,16 +3,69 @@
 
 use crate::resource::CResource;
 use crate::state::{CResult, SESSIONS, guard, guard_value, obj, obj_mut, session_of, state};
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use vaccel_rt::{Error, Session};
 
-/// `struct vaccel_session` (include/vaccel/session.h).
+/// `struct vaccel_list_entry` (include/vaccel/list.h).
+#[repr(C)]
+pub struct CListEntry {
+    pub next: *mut CListEntry,
+    pub prev: *mut CListEntry,
+}
+
+impl CListEntry {
+    /// An empty list: the head points to itself.
+    pub(crate) fn make_empty(&mut self) {
+        let me: *mut CListEntry = self;
+        self.next = me;
+        self.prev = me;
+    }
+}
+
+/// Upstream's `PATH_MAX`, the size of `vaccel_session.rundir`.
+const RUNDIR_LEN: usize = 4096;
+
+/// `struct vaccel_session` (include/vaccel/session.h): upstream's layout.
 #[repr(C)]
 pub struct CSession {
     pub id: i64,
     pub remote_id: i64,
     pub hint: u32,
+    pub is_virtio: bool,
+    pub rundir: [c_char; RUNDIR_LEN],
+    pub entry: CListEntry,
+    pub resources: [CListEntry; 3],
+    pub resource_counts: [usize; 3],
+    pub resources_lock: [i64; 5],
+    pub plugin: *mut c_void,
     pub priv_: *mut c_void,
+}
+
+// Upstream's sizes and offsets on x86-64 (UPSTREAM-API.md §2); examples/c/layouts.c checks
+// the header against the same numbers.
+const _: () = {
+    use std::mem::offset_of;
+    assert!(size_of::<CSession>() == 4264);
+    assert!(offset_of!(CSession, hint) == 16);
+    assert!(offset_of!(CSession, is_virtio) == 20);
+    assert!(offset_of!(CSession, rundir) == 21);
+    assert!(offset_of!(CSession, entry) == 4120);
+    assert!(offset_of!(CSession, resources) == 4136);
+    assert!(offset_of!(CSession, resource_counts) == 4184);
+    assert!(offset_of!(CSession, resources_lock) == 4208);
+    assert!(offset_of!(CSession, plugin) == 4248);
+    assert!(offset_of!(CSession, priv_) == 4256);
+};
+
+/// Copy `text` into a C `char` array, truncated, NUL-terminated.
+fn put_c_text(dst: &mut [c_char], text: &[u8]) {
+    let n = text.len().min(dst.len().saturating_sub(1));
+    for (d, s) in dst.iter_mut().zip(&text[..n]) {
+        *d = *s as c_char;
+    }
+    if let Some(end) = dst.get_mut(n) {
+        *end = 0;
+    }
 }
 
 /// # Safety
@@ -28,9 +81,26 @@ pub unsafe extern "C" fn vaccel_session_init(sess: *mut CSession, flags: u32) ->
 fn session_init(s: &mut CSession, flags: u32) -> CResult {
     let st = state()?;
     let session = Session::new(&st.rt, flags)?;
+    let dir = crate::state::rundir().join(format!("session.{}", session.id()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        let _ = session.release();
+        return Err(Error::Io {
+            path: dir,
+            source: e,
+        });
+    }
     s.id = session.id();
-    s.remote_id = 0;
+    s.remote_id = session.remote_id();
     s.hint = flags;
+    s.is_virtio = session.plugin().is_remote();
+    put_c_text(&mut s.rundir, dir.as_os_str().as_encoded_bytes());
+    s.entry.make_empty();
+    for list in &mut s.resources {
+        list.make_empty();
+    }
+    s.resource_counts = [0; 3];
+    s.resources_lock = [0; 5];
+    s.plugin = std::ptr::null_mut();
     s.priv_ = std::ptr::null_mut();
     SESSIONS.update(|m| m.insert(session.id(), session));
     Ok(())
@@ -55,7 +125,11 @@ fn session_release(s: &mut CSession) -> CResult {
             id: s.id,
         })?;
     s.id = 0;
-    session.release()
+    s.resource_counts = [0; 3];
+    let dir = crate::state::rundir().join(format!("session.{}", session.id()));
+    let released = session.release();
+    let _ = std::fs::remove_dir_all(dir);
+    released
 }
 
 /// # Safety

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use vaccel_plugin::{OpType, code};
 use vaccel_rt::{Error, Resource, Runtime, Session};
@@ -91,9 +92,45 @@ fn set_last_error(msg: String) {
 }
 
 fn build_state() -> CResult<State> {
+    let rt = vaccel_builtins::runtime_from_env()?;
+    let dir = rundir();
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     Ok(State {
-        rt: vaccel_builtins::runtime_from_env()?,
+        rt,
         resources: IdMap::new(),
+    })
+}
+
+/// This process's run-time directory, as upstream lays it out:
+/// `$XDG_RUNTIME_DIR/vaccel/<random>` (else `/run/user/<uid>/vaccel/<random>`, else under
+/// the temporary directory), holding `session.<id>/` directories. Chosen once per
+/// process; created at bootstrap, removed at cleanup.
+pub(crate) fn rundir() -> &'static std::path::Path {
+    &run_dirs().0
+}
+
+fn run_dirs() -> &'static (PathBuf, CString) {
+    static DIR: OnceLock<(PathBuf, CString)> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|p| p.is_dir())
+            .or_else(|| {
+                // SAFETY: getuid has no preconditions and cannot fail.
+                let uid = unsafe { libc::getuid() };
+                Some(PathBuf::from(format!("/run/user/{uid}"))).filter(|p| p.is_dir())
+            })
+            .unwrap_or_else(std::env::temp_dir);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let tag = format!("{:08x}{:06x}", nanos, std::process::id() & 0xff_ffff);
+        let dir = base.join("vaccel").join(tag);
+        let c = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap_or_default();
+        (dir, c)
     })
 }
 
@@ -238,9 +275,16 @@ pub extern "C" fn vaccel_cleanup() -> c_int {
                 let _ = s.release();
             }
             st.resources.update(Ids::clear);
+            let _ = std::fs::remove_dir_all(rundir());
         }
         Ok(())
     })
+}
+
+/// The process's run-time directory (see [`rundir`]); valid for the whole process.
+#[unsafe(no_mangle)]
+pub extern "C" fn vaccel_rundir() -> *const c_char {
+    run_dirs().1.as_ptr()
 }
 
 #[unsafe(no_mangle)]

@@ -184,6 +184,8 @@ pub type CallFn = unsafe extern "C" fn(
 /// `session_init(session_id, hint, err) -> code`: a session bound to this plugin was created.
 pub type SessionInitFn =
     unsafe extern "C" fn(session_id: i64, hint: u32, err: *mut ErrorMessage) -> c_int;
+/// `session_remote_id(session_id) -> id`: the remote side's id for a session, 0 for none.
+pub type SessionRemoteIdFn = unsafe extern "C" fn(session_id: i64) -> i64;
 /// `session_release(session_id, err) -> code`: that session is going away.
 pub type SessionReleaseFn = unsafe extern "C" fn(session_id: i64, err: *mut ErrorMessage) -> c_int;
 /// `resource_register(ctx, resource, err) -> code`: a resource was registered with a session
@@ -230,8 +232,11 @@ pub struct PluginDescriptor {
     pub resource_register: Option<ResourceRegisterFn>,
     /// Optional.
     pub resource_unregister: Option<ResourceUnregisterFn>,
+    /// Optional, ABI 1.1 (a reserved, null slot in 1.0): the id a transport's remote side
+    /// gave a session (`remote_id` of upstream's `struct vaccel_session`), 0 for none.
+    pub session_remote_id: Option<SessionRemoteIdFn>,
     /// Reserved for minor versions; null.
-    pub reserved: [*const c_void; 8],
+    pub reserved: [*const c_void; 7],
 }
 
 // SAFETY: a descriptor is immutable after construction and its pointers refer to static,

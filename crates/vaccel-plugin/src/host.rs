@@ -252,6 +252,18 @@ impl PluginHandle {
         }
     }
 
+    /// The id a transport's remote side gave a session, if the plugin says (ABI 1.1).
+    pub fn session_remote_id(&self, session_id: i64) -> Option<i64> {
+        let d = self.desc();
+        let covered = d.struct_size as usize
+            >= std::mem::offset_of!(PluginDescriptor, session_remote_id) + size_of::<usize>();
+        let f = d
+            .session_remote_id
+            .filter(|_| covered && d.abi_minor >= 1)?;
+        // SAFETY: an entry point of a validated descriptor that declares it (ABI 1.1).
+        Some(unsafe { f(session_id) }).filter(|id| *id != 0)
+    }
+
     /// Tell the plugin a session is being released (no-op without the hook).
     ///
     /// # Errors

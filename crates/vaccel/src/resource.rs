@@ -14,6 +14,8 @@ static NEXT_ID: AtomicI64 = AtomicI64::new(1);
 pub(crate) struct ResourceInner {
     pub(crate) host: HostResource,
     paths: Vec<PathBuf>,
+    /// The file each blob was read from (none for blobs made in memory).
+    blob_paths: Vec<Option<PathBuf>>,
     /// Ids of the sessions it is registered with.
     pub(crate) sessions: Mutex<Vec<i64>>,
 }
@@ -36,13 +38,14 @@ fn read_file(path: &Path) -> Result<HostBlob> {
     Ok(HostBlob::new(name, data.into()))
 }
 
-fn blobs_of_path(path: &Path) -> Result<Vec<HostBlob>> {
+/// The blobs of a file or directory, each with the file it was read from.
+fn blobs_of_path(path: &Path) -> Result<Vec<(HostBlob, PathBuf)>> {
     let meta = std::fs::metadata(path).map_err(|source| Error::Io {
         path: path.into(),
         source,
     })?;
     if !meta.is_dir() {
-        return Ok(vec![read_file(path)?]);
+        return Ok(vec![(read_file(path)?, path.to_owned())]);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
         .map_err(|source| Error::Io {
@@ -57,11 +60,16 @@ fn blobs_of_path(path: &Path) -> Result<Vec<HostBlob>> {
     if files.is_empty() {
         return Err(Error::EmptyDirectory { path: path.into() });
     }
-    files.iter().map(|p| read_file(p)).collect()
+    files.into_iter().map(|p| Ok((read_file(&p)?, p))).collect()
 }
 
 impl Resource {
-    fn new(resource_type: ResourceType, blobs: Vec<HostBlob>, paths: Vec<PathBuf>) -> Resource {
+    fn new(
+        resource_type: ResourceType,
+        blobs: Vec<HostBlob>,
+        paths: Vec<PathBuf>,
+        blob_paths: Vec<Option<PathBuf>>,
+    ) -> Resource {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Resource {
             inner: Arc::new(ResourceInner {
@@ -71,6 +79,7 @@ impl Resource {
                     blobs: blobs.into(),
                 },
                 paths,
+                blob_paths,
                 sessions: Mutex::new(Vec::new()),
             }),
         }
@@ -96,12 +105,15 @@ impl Resource {
         if paths.is_empty() {
             return Err(Error::NoPaths);
         }
-        let mut blobs = Vec::new();
+        let (mut blobs, mut blob_paths) = (Vec::new(), Vec::new());
         for p in paths {
-            blobs.extend(blobs_of_path(p.as_ref())?);
+            for (blob, file) in blobs_of_path(p.as_ref())? {
+                blobs.push(blob);
+                blob_paths.push(Some(file));
+            }
         }
         let paths = paths.iter().map(|p| p.as_ref().to_owned()).collect();
-        Ok(Self::new(resource_type, blobs, paths))
+        Ok(Self::new(resource_type, blobs, paths, blob_paths))
     }
 
     /// A resource from bytes in memory, as one blob called `name`.
@@ -122,6 +134,7 @@ impl Resource {
             resource_type,
             vec![HostBlob::new(name.into(), data.into())],
             Vec::new(),
+            vec![None],
         ))
     }
 
@@ -143,7 +156,8 @@ impl Resource {
                 b.name
             )));
         }
-        Ok(Self::new(resource_type, blobs, Vec::new()))
+        let blob_paths = vec![None; blobs.len()];
+        Ok(Self::new(resource_type, blobs, Vec::new(), blob_paths))
     }
 
     /// Id (> 0, unique in the process).
@@ -154,6 +168,11 @@ impl Resource {
     /// Type.
     pub fn resource_type(&self) -> ResourceType {
         self.inner.host.resource_type
+    }
+
+    /// The file each blob was read from, by blob (`None` for blobs made in memory).
+    pub fn blob_paths(&self) -> &[Option<PathBuf>] {
+        &self.inner.blob_paths
     }
 
     /// Blobs.

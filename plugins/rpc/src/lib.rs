@@ -235,6 +235,10 @@ impl Plugin for Rpc {
         Ok(())
     }
 
+    fn remote_session_id(&self, session_id: i64) -> Option<i64> {
+        lock(&self.sessions).get(&session_id).map(|r| r.id)
+    }
+
     fn session_release(&self, session_id: i64) -> Result<()> {
         let Some(r) = lock(&self.sessions).remove(&session_id) else {
             return Ok(());

@@ -15,6 +15,10 @@ int vaccel_bootstrap(void);
  * call starts the library again. */
 int vaccel_cleanup(void);
 bool vaccel_is_initialized(void);
+/* The process's run-time directory ($XDG_RUNTIME_DIR/vaccel/<random>, else
+ * /run/user/<uid>/vaccel/<random>, else under the temporary directory): sessions keep
+ * their files in "session.<id>" below it. Created at bootstrap, removed at cleanup. */
+const char *vaccel_rundir(void);
 
 /* Extension: the message of the last error on this thread ("" if none). Valid until the
  * next vAccel call on this thread. */

@@ -7,7 +7,10 @@
  */
 #pragma once
 
+#include "vaccel/blob.h"
+#include "vaccel/list.h"
 #include "vaccel/session.h"
+#include "vaccel/utils/path.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,12 +25,23 @@ typedef enum {
 	VACCEL_RESOURCE_MAX = 3
 } vaccel_resource_type_t;
 
+/* Upstream's layout (152 bytes on x86-64). `paths` and `blobs` are filled at init and
+ * freed by the release; nothing frees them behind the caller's back. */
 struct vaccel_resource {
-	vaccel_id_t id;              /* > 0 once initialised; 0 = unset */
-	vaccel_id_t remote_id;       /* id on the remote agent, when registered remotely */
-	vaccel_resource_type_t type; /* VACCEL_RESOURCE_* */
-	size_t nr_blobs;             /* number of blobs (files) it holds */
-	void *priv;                  /* reserved for the runtime */
+	vaccel_id_t id;                 /* > 0 once initialised; 0 = unset */
+	vaccel_id_t remote_id;          /* id on the remote agent, when registered remotely */
+	vaccel_resource_type_t type;    /* VACCEL_RESOURCE_* */
+	vaccel_path_type_t path_type;   /* what `paths` are */
+	char **paths;                   /* the paths it was made from (NULL from a buffer) */
+	size_t nr_paths;
+	char *rundir;                   /* NULL: blobs are kept in memory */
+	struct vaccel_blob **blobs;     /* its blobs, in order */
+	size_t nr_blobs;
+	vaccel_list_t entry;            /* not used by this library */
+	vaccel_list_t sessions;         /* an empty list */
+	struct { int64_t opaque[5]; } sessions_lock; /* pthread_mutex_t upstream; unused */
+	unsigned int refcount;          /* sessions it is registered with */
+	void *plugin_priv;              /* reserved for plugins */
 };
 
 int vaccel_resource_init(struct vaccel_resource *res, const char *path,

@@ -6,7 +6,9 @@
  */
 #pragma once
 
+#include "vaccel/list.h"
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -16,12 +18,21 @@ extern "C" {
 typedef int64_t vaccel_id_t;
 
 struct vaccel_resource;
+struct vaccel_plugin;
 
+/* Upstream's layout (4264 bytes on x86-64), fields filled as upstream fills them. */
 struct vaccel_session {
 	vaccel_id_t id;        /* > 0 once initialised; 0 = unset */
-	vaccel_id_t remote_id; /* id on the remote agent, for remote sessions */
-	unsigned int hint;     /* the flags it was created with */
-	void *priv;            /* reserved for the runtime */
+	vaccel_id_t remote_id; /* the agent's id for it, for a remote (VACCEL_PLUGIN_REMOTE) session */
+	uint32_t hint;         /* the flags it was created with */
+	bool is_virtio;        /* true when its ops run on a remote agent */
+	char rundir[4096];     /* PATH_MAX: its run-time directory, "<vaccel_rundir()>/session.<id>" */
+	vaccel_list_t entry;                /* not used by this library */
+	vaccel_list_t resources[3];         /* empty lists (one per VACCEL_RESOURCE_* type) */
+	size_t resource_counts[3];          /* resources registered, by type */
+	struct { int64_t opaque[5]; } resources_lock; /* pthread_mutex_t upstream; unused */
+	struct vaccel_plugin *plugin;       /* NULL: the plugin is the runtime's */
+	void *priv;                         /* reserved for the runtime */
 };
 
 /* Initialise a caller-allocated session. */

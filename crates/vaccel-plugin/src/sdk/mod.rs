@@ -241,6 +241,11 @@ pub trait Plugin: Sized + Send + Sync + 'static {
     fn session_init(&self, _session_id: i64, _hint: u32) -> Result<()> {
         Ok(())
     }
+    /// The id the remote side gave a session bound to this transport (upstream's
+    /// `sess.remote_id`); `None` (the default) for plugins that run ops themselves.
+    fn remote_session_id(&self, _session_id: i64) -> Option<i64> {
+        None
+    }
     /// A session bound to this plugin is being released.
     ///
     /// # Errors

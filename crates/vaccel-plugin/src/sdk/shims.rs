@@ -45,7 +45,8 @@ pub const fn descriptor<P: Slot>(
         session_release: Some(session_release_shim::<P>),
         resource_register: Some(resource_register_shim::<P>),
         resource_unregister: Some(resource_unregister_shim::<P>),
-        reserved: [std::ptr::null(); 8],
+        session_remote_id: Some(session_remote_id_shim::<P>),
+        reserved: [std::ptr::null(); 7],
     }
 }
 
@@ -154,6 +155,13 @@ unsafe extern "C" fn session_init_shim<P: Slot>(
     err: *mut ErrorMessage,
 ) -> c_int {
     guard(err, || instance::<P>()?.session_init(id, hint))
+}
+
+unsafe extern "C" fn session_remote_id_shim<P: Slot>(id: i64) -> i64 {
+    catch_unwind(|| P::slot().get().and_then(|p| p.remote_session_id(id)))
+        .ok()
+        .flatten()
+        .unwrap_or(0)
 }
 
 unsafe extern "C" fn session_release_shim<P: Slot>(id: i64, err: *mut ErrorMessage) -> c_int {

@@ -20,6 +20,8 @@ static EMPTY_TABLE: LazyLock<ResourceTable> = LazyLock::new(ResourceTable::empty
 
 struct SessionInner {
     id: i64,
+    /// The id a transport's remote side gave it (0: none).
+    remote_id: i64,
     hint: u32,
     rt: Runtime,
     bound: usize,
@@ -146,9 +148,16 @@ impl Session {
         let routes = registry.routes(bound, hint);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let plugin = &registry.plugins[bound];
+        // As upstream: a transport is told the session's hint without the REMOTE bit (the
+        // remote side binds by the rest; REMOTE there would ask for another transport).
+        let plugin_hint = if plugin.is_remote() {
+            hint & !vaccel_plugin::plugin_type::REMOTE
+        } else {
+            hint
+        };
         plugin
             .handle
-            .session_init(id, hint)
+            .session_init(id, plugin_hint)
             .map_err(|e| Error::Plugin {
                 plugin: plugin.name().into(),
                 what: "session_init".into(),
@@ -161,9 +170,11 @@ impl Session {
             plugin = plugin.name(),
             "session created"
         );
+        let remote_id = plugin.handle.session_remote_id(id).unwrap_or(0);
         Ok(Session {
             inner: Arc::new(SessionInner {
                 id,
+                remote_id,
                 hint,
                 rt: rt.clone(),
                 bound,
@@ -184,6 +195,11 @@ impl Session {
     /// Id (> 0, unique in the process).
     pub fn id(&self) -> i64 {
         self.inner.id
+    }
+
+    /// The id the remote side knows it by, for a session on a transport (0 otherwise).
+    pub fn remote_id(&self) -> i64 {
+        self.inner.remote_id
     }
 
     /// Hint flags it was created with.
