@@ -112,7 +112,8 @@ int main(int argc, char **argv)
 	      "buffer resource: its blob (type, name, size, bytes)");
 
 	check(vaccel_resource_register(&file, &sess) == VACCEL_OK && file.refcount == 1 &&
-		      sess.resource_counts[VACCEL_RESOURCE_DATA] == 1,
+		      sess.resource_counts[VACCEL_RESOURCE_DATA] == 1 &&
+		      vaccel_resource_refcount(&file) == 1,
 	      "register counts the registration");
 	check(vaccel_resource_unregister(&file, &sess) == VACCEL_OK && file.refcount == 0 &&
 		      sess.resource_counts[VACCEL_RESOURCE_DATA] == 0,
@@ -120,7 +121,8 @@ int main(int argc, char **argv)
 	check(vaccel_resource_release(&file) == VACCEL_OK && file.blobs == NULL &&
 		      file.nr_blobs == 0 && file.paths == NULL && file.id == 0,
 	      "release frees and clears the fields");
-	check(vaccel_resource_release(&file) != VACCEL_OK, "a second release is an error");
+	check(vaccel_resource_release(&file) != VACCEL_OK && vaccel_resource_refcount(&file) == -1,
+	      "a second release is an error");
 	vaccel_resource_release(&buf);
 
 	char dir[sizeof(sess.rundir)];

@@ -397,3 +397,18 @@ fn counts(r: &mut CResource, s: &mut CSession, by: i32) {
         *c = c.saturating_add_signed(by as isize);
     }
 }
+
+/// The number of sessions the resource is registered with (-1 with the error kept for
+/// `vaccel_last_error()` when it is not a live resource).
+///
+/// # Safety
+/// `res` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_resource_refcount(res: *const CResource) -> std::ffi::c_long {
+    crate::state::guard_value("vaccel_resource_refcount", -1, || {
+        // SAFETY: per the contract.
+        let r = unsafe { crate::state::obj(res, "res") }?;
+        let n = state()?.resource(r)?.sessions().len();
+        Ok(std::ffi::c_long::try_from(n).unwrap_or(std::ffi::c_long::MAX))
+    })
+}

@@ -58,6 +58,8 @@ int vaccel_resource_new(struct vaccel_resource **res, const char *path,
 			vaccel_resource_type_t type);
 int vaccel_resource_delete(struct vaccel_resource *res);
 int vaccel_resource_register(struct vaccel_resource *res, struct vaccel_session *sess);
+/* The number of sessions it is registered with (-1 for a resource that is not live). */
+long int vaccel_resource_refcount(const struct vaccel_resource *res);
 int vaccel_resource_unregister(struct vaccel_resource *res, struct vaccel_session *sess);
 
 #ifdef __cplusplus
