@@ -119,6 +119,24 @@ impl Registry {
             self.plugins
                 .iter()
                 .position(|p| p.plugin_type() & hint != 0)
+                .or_else(|| {
+                    // As upstream: a type hint no plugin matches falls back to the first
+                    // local plugin (then to whatever a hint of 0 would pick).
+                    let fallback = self
+                        .plugins
+                        .iter()
+                        .position(|p| !p.is_remote() && (!p.is_debug() || p.explicit))
+                        .or_else(|| self.bind(0).ok());
+                    if let Some(i) = fallback {
+                        tracing::info!(
+                            hint,
+                            plugin = self.plugins[i].name(),
+                            "no plugin of type {}: using the first local plugin",
+                            plugin_type::describe(hint)
+                        );
+                    }
+                    fallback
+                })
         } else {
             self.plugins
                 .iter()

@@ -69,13 +69,15 @@ fn explicit_noop_is_last_resort_not_first_choice() {
 }
 
 #[test]
-fn hint_without_matching_plugin_is_enotsup() {
+fn a_type_hint_no_plugin_matches_falls_back_to_the_first_local_plugin_but_remote_does_not() {
     let rt = runtime(&[]).unwrap();
-    let e = Session::new(&rt, plugin_type::GPU).unwrap_err();
-    assert_eq!(e.code(), code::ENOTSUP);
-    assert!(e.to_string().contains("hint 0x2 (GPU)"), "{e}");
+    // Upstream's rule (issue 12; this test asserted ENOTSUP before): the first local plugin.
+    let s = Session::new(&rt, plugin_type::GPU).unwrap();
+    assert_eq!(s.plugin().name(), "exec");
+    s.noop().unwrap();
     let e = Session::new(&rt, plugin_type::REMOTE).unwrap_err();
     assert_eq!(e.code(), code::ENOTSUP);
+    assert!(e.to_string().contains("hint 0x4000 (REMOTE)"), "{e}");
 }
 
 #[test]
