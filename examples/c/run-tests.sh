@@ -120,6 +120,11 @@ else
 	bad "classify/detect" "no assets in $assets (run scripts/assets.sh)"
 fi
 
+build names && run names && expect names "VACCEL_OP_BLAS_SGEMM: yes" "BLAS_SGEMM: yes" \
+	"image_classify: yes" "noop: yes" "VACCEL_OP_MAX: yes" "VACCEL_ARG_FLOAT32_ARRAY: yes" "WARN: yes" \
+	"model: yes" "VACCEL_BLOB_BUFFER: yes" "REMOTE_FILE: yes" "VACCEL_PLUGIN_REMOTE: yes" \
+	"VACCEL_PLUGIN_MAX: yes" "constants: 30 5 65536 24 3 3" "0.8.0: yes" "mix: yes" "mixed: yes" \
+	"NULL string: VACCEL_EINVAL"
 build layouts && run layouts "$here/layouts.c" && expect layouts \
 	"local session: id, hint, not virtio, no remote id: yes" \
 	"session rundir is a directory named session.<id>: yes" "session rundir is under vaccel_rundir(): yes" \
@@ -149,6 +154,16 @@ if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_exec.so" "$out/exec" "$lib" >"$o
 else
 	bad "exec with dynamic exec plugin" "$(cat "$out/exec.err")"
 fi
+
+# Every header stands alone, as C11 and (with a C++ compiler) as C++, warnings as errors.
+hdr_bad=()
+for h in $(cd "$prefix/include" && find vaccel -name '*.h' | sort) vaccel.h; do
+	printf '#include <%s>\n' "$h" | cc -x c -std=c11 -Wall -Wextra -Werror $cflags -fsyntax-only - 2>>"$out/hdr.log" || hdr_bad+=("$h (C)")
+	if command -v c++ >/dev/null; then
+		printf '#include <%s>\n' "$h" | c++ -x c++ -std=c++17 -Wall -Wextra -Werror $cflags -fsyntax-only - 2>>"$out/hdr.log" || hdr_bad+=("$h (C++)")
+	fi
+done
+if [ ${#hdr_bad[@]} -eq 0 ]; then ok "every header compiles on its own"; else bad "headers" "${hdr_bad[*]}: $(head -c 600 "$out/hdr.log")"; fi
 
 # C++ programs can include the headers too (skipped, and said so, without a C++ compiler).
 if ! command -v c++ >/dev/null; then

@@ -22,5 +22,6 @@ mod resource;
 mod session;
 mod state;
 mod tensor;
+mod text;
 
 pub use state::{vaccel_bootstrap, vaccel_cleanup, vaccel_is_initialized, vaccel_last_error};

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include "vaccel/utils/enum.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,12 +15,12 @@
 extern "C" {
 #endif
 
-typedef enum {
-	VACCEL_BLOB_FILE = 0,   /* read from a file (`path` names it) */
-	VACCEL_BLOB_BUFFER = 1, /* made from memory (`path` is NULL) */
-	VACCEL_BLOB_MAPPED = 2,
-	VACCEL_BLOB_MAX = 3
-} vaccel_blob_type_t;
+#define VACCEL_BLOB_TYPES_(X, P) \
+	X(P, FILE, 0) \
+	X(P, BUFFER, 1) \
+	X(P, MAPPED, 2)
+/* FILE: read from a file (`path` names it); BUFFER: made from memory (`path` is NULL). */
+VACCEL_ENUM(vaccel_blob_type, VACCEL_BLOB, 3, VACCEL_BLOB_TYPES_)
 
 struct vaccel_blob {
 	vaccel_blob_type_t type;

@@ -3,6 +3,7 @@
  * VACCEL_LOG_LEVEL. The macros take printf-style arguments. */
 #pragma once
 
+#include "vaccel/utils/enum.h"
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,20 +12,19 @@
 extern "C" {
 #endif
 
-typedef enum {
-	VACCEL_LOG_ERROR = 1,
-	VACCEL_LOG_WARN = 2,
-	VACCEL_LOG_INFO = 3,
-	VACCEL_LOG_DEBUG = 4
-} vaccel_log_level_t;
+#define VACCEL_LOG_LEVELS_(X, P) \
+	X(P, ERROR, 1) \
+	X(P, WARN, 2) \
+	X(P, INFO, 3) \
+	X(P, DEBUG, 4)
+VACCEL_ENUM(vaccel_log_level, VACCEL_LOG, 5, VACCEL_LOG_LEVELS_)
 
 /* Log one already formatted message. */
 void vaccel_log_write(vaccel_log_level_t level, const char *msg);
 /* Whether messages at `level` are shown. */
 bool vaccel_log_enabled(vaccel_log_level_t level);
 
-__attribute__((format(printf, 2, 3))) static inline void
-vaccel_log_printf_(vaccel_log_level_t level, const char *fmt, ...)
+static inline void vaccel_log_printf_(vaccel_log_level_t level, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;

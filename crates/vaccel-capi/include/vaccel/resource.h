@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include "vaccel/utils/enum.h"
 #include "vaccel/blob.h"
 #include "vaccel/list.h"
 #include "vaccel/session.h"
@@ -18,12 +19,11 @@
 extern "C" {
 #endif
 
-typedef enum {
-	VACCEL_RESOURCE_LIB = 0,
-	VACCEL_RESOURCE_DATA = 1,
-	VACCEL_RESOURCE_MODEL = 2,
-	VACCEL_RESOURCE_MAX = 3
-} vaccel_resource_type_t;
+#define VACCEL_RESOURCE_TYPES_(X, P) \
+	X(P, LIB, 0) \
+	X(P, DATA, 1) \
+	X(P, MODEL, 2)
+VACCEL_ENUM(vaccel_resource_type, VACCEL_RESOURCE, 3, VACCEL_RESOURCE_TYPES_)
 
 /* Upstream's layout (152 bytes on x86-64). `paths` and `blobs` are filled at init and
  * freed by the release; nothing frees them behind the caller's back. */

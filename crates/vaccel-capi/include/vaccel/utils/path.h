@@ -2,16 +2,16 @@
 /* Where a resource's paths point. */
 #pragma once
 
+#include "vaccel/utils/enum.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum {
-	VACCEL_PATH_LOCAL_FILE = 0,
-	VACCEL_PATH_LOCAL_DIR = 1,
-	VACCEL_PATH_REMOTE_FILE = 2,
-	VACCEL_PATH_MAX = 3
-} vaccel_path_type_t;
+#define VACCEL_PATH_TYPES_(X, P) \
+	X(P, LOCAL_FILE, 0) \
+	X(P, LOCAL_DIR, 1) \
+	X(P, REMOTE_FILE, 2)
+VACCEL_ENUM(vaccel_path_type, VACCEL_PATH, 3, VACCEL_PATH_TYPES_)
 
 #ifdef __cplusplus
 }
