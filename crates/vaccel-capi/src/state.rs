@@ -297,18 +297,24 @@ pub extern "C" fn vaccel_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
+/// The op's enum name (`"VACCEL_OP_BLAS_SGEMM"`, `"VACCEL_OP_MAX"` out of range), as
+/// upstream's header helper returns it; programs compiled against the headers use that
+/// `static inline` helper, this symbol serves binaries built against our 0.1 headers.
 #[unsafe(no_mangle)]
 pub extern "C" fn vaccel_op_type_to_str(op: u32) -> *const c_char {
     static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
     let names = NAMES.get_or_init(|| {
         OpType::ALL
             .iter()
-            .map(|o| CString::new(o.name()).expect("no NUL in op names"))
+            .map(|o| {
+                CString::new(format!("VACCEL_OP_{}", o.name().to_ascii_uppercase()))
+                    .expect("no NUL in op names")
+            })
             .collect()
     });
     match names.get(op as usize) {
         Some(n) => n.as_ptr(),
-        None => c"unknown".as_ptr(),
+        None => c"VACCEL_OP_MAX".as_ptr(),
     }
 }
 
@@ -338,4 +344,18 @@ pub unsafe extern "C" fn vaccel_log_write(level: c_int, msg: *const c_char) {
         }
         Ok(())
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exported_op_names_are_the_headers_enum_names() {
+        // SAFETY: the function returns static NUL-terminated strings.
+        let name = |op| unsafe { CStr::from_ptr(vaccel_op_type_to_str(op)) };
+        assert_eq!(name(17).to_str().unwrap(), "VACCEL_OP_BLAS_SGEMM");
+        assert_eq!(name(21).to_str().unwrap(), "VACCEL_OP_FPGA_VECTORADD");
+        assert_eq!(name(99).to_str().unwrap(), "VACCEL_OP_MAX");
+    }
 }
