@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build vAccel and install it under PREFIX (default: ~/.local):
 #   PREFIX/lib/libvaccel.so.0 (+ libvaccel.so), libvaccel.a, PREFIX/lib/vaccel/*.so (plugins),
-#   PREFIX/include/vaccel.h + vaccel/*.h + vaccel/utils/*.h, PREFIX/lib/pkgconfig/vaccel.pc, PREFIX/bin/vaccel{,-agent}.
+#   PREFIX/include/vaccel.h + vaccel/{,utils/,ops/}*.h, PREFIX/lib/pkgconfig/vaccel.pc, PREFIX/bin/vaccel{,-agent}.
 # Usage: scripts/install.sh [PREFIX] [--debug]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +16,8 @@ echo "vaccel: building ($profile)..." >&2
 cargo build $flag --quiet -p vaccel-capi -p vaccel-cli -p vaccel-agent -p vaccel-noop-so -p vaccel-exec-so \
 	-p vaccel-blas-so -p vaccel-onnx-so -p vaccel-rpc-so
 tdir=${CARGO_TARGET_DIR:-$root/target}/$profile
-mkdir -p "$prefix/lib/vaccel" "$prefix/lib/pkgconfig" "$prefix/include/vaccel/utils" "$prefix/bin"
+mkdir -p "$prefix/lib/vaccel" "$prefix/lib/pkgconfig" "$prefix/include/vaccel/utils" \
+	"$prefix/include/vaccel/ops" "$prefix/bin"
 install -m 0755 "$tdir/libvaccel.so" "$prefix/lib/libvaccel.so.0"
 ln -sf libvaccel.so.0 "$prefix/lib/libvaccel.so"
 install -m 0644 "$tdir/libvaccel.a" "$prefix/lib/libvaccel.a"
@@ -24,6 +25,7 @@ install -m 0755 "$tdir"/libvaccel_{noop,exec,blas,onnx,rpc}.so "$prefix/lib/vacc
 install -m 0644 crates/vaccel-capi/include/vaccel.h "$prefix/include/"
 install -m 0644 crates/vaccel-capi/include/vaccel/*.h "$prefix/include/vaccel/"
 install -m 0644 crates/vaccel-capi/include/vaccel/utils/*.h "$prefix/include/vaccel/utils/"
+install -m 0644 crates/vaccel-capi/include/vaccel/ops/*.h "$prefix/include/vaccel/ops/"
 install -m 0755 "$tdir/vaccel" "$tdir/vaccel-agent" "$prefix/bin/"
 # The version of upstream's API we implement (what programs and bindings built for upstream
 # check), as the CLI reports it: "vaccel OURS (vAccel API X.Y.Z)".

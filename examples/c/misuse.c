@@ -51,6 +51,7 @@ int main(void)
 	printf("fpga arraycopy, NULL output: %s\n", name(vaccel_fpga_arraycopy(&sess, ia, NULL, 4)));
 	printf("fpga mmult, misaligned: %s\n",
 	       name(vaccel_fpga_mmult(&sess, (float *)((char *)v + 1), v, out, 2)));
+	printf("opencv, no plugin for it: %s\n", name(vaccel_opencv_unpack(&sess, NULL, 0, NULL, 0)));
 	printf("genop with negative count: %s\n", name(vaccel_genop(&sess, NULL, -1, NULL, 0)));
 	printf("genop with NULL args: %s\n", name(vaccel_genop(&sess, NULL, 2, NULL, 0)));
 	printf("release session holding a resource: %s\n", name(vaccel_session_release(&sess)));

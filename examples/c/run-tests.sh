@@ -142,6 +142,7 @@ build misuse && run misuse && expect misuse "noop on forged session: VACCEL_ENOE
 	"sgemm with NULL matrices: VACCEL_EINVAL" "classify a non-image: VACCEL_EINVAL" \
 	"fpga vadd, no plugin for it: VACCEL_ENOTSUP" "fpga parallel, overlapping outputs: VACCEL_EINVAL" \
 	"fpga arraycopy, NULL output: VACCEL_EINVAL" "fpga mmult, misaligned: VACCEL_EINVAL" \
+	"opencv, no plugin for it: VACCEL_ENOTSUP" \
 	"genop with negative count: VACCEL_EINVAL" "genop with NULL args: VACCEL_EINVAL" \
 	"release session holding a resource: VACCEL_OK" "resource now free: VACCEL_OK" \
 	"noop on released session: VACCEL_ENOENT" "delete heap session: VACCEL_OK" \

@@ -61,6 +61,33 @@ pub unsafe extern "C" fn vaccel_genop(
     })
 }
 
+/// The OpenCV op with the caller's arguments as they are (no built-in plugin has it:
+/// `VACCEL_ENOTSUP`).
+///
+/// # Safety
+/// Arrays NULL or valid for their counts, buffers valid for their sizes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_opencv_unpack(
+    sess: *mut CSession,
+    read: *mut VaccelArg,
+    nr_read: c_int,
+    write: *mut VaccelArg,
+    nr_write: c_int,
+) -> c_int {
+    guard("vaccel_opencv_unpack", || {
+        // SAFETY: per the contract.
+        let mut r = unsafe { view(read, count(nr_read, "nr_read")?, "read") }?;
+        // SAFETY: per the contract.
+        let mut w = unsafe { view(write, count(nr_write, "nr_write")?, "write") }?;
+        // SAFETY: per the contract.
+        unsafe {
+            with_session(sess, |s| {
+                s.call(vaccel_plugin::OpType::Opencv, &mut r, &mut w)
+            })
+        }
+    })
+}
+
 /// # Safety
 /// Strings NULL or NUL-terminated; arrays as for genop.
 #[unsafe(no_mangle)]
