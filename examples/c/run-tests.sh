@@ -125,6 +125,12 @@ build names && run names && expect names "VACCEL_OP_BLAS_SGEMM: yes" "BLAS_SGEMM
 	"model: yes" "VACCEL_BLOB_BUFFER: yes" "REMOTE_FILE: yes" "VACCEL_PLUGIN_REMOTE: yes" \
 	"VACCEL_PLUGIN_MAX: yes" "constants: 30 5 65536 24 3 3" "0.8.0: yes" "mix: yes" "mixed: yes" \
 	"NULL string: VACCEL_EINVAL"
+build lookup && run lookup && expect lookup "session by id is the caller's struct: yes" \
+	"unknown session id: ENOENT: yes" "resource by id: yes" "oldest resource of a type: yes" \
+	"all resources of a type: yes" "none of a type: ENOENT: yes" "the session's LIB resource, with its blob: yes" \
+	"the session's resource by id: yes" "a resource not registered with it: ENOENT: yes" \
+	"the session's resources of a type: yes" "deprecated has_resource: yes" \
+	"released sessions are not found: yes" "released resources are not found: yes"
 build layouts && run layouts "$here/layouts.c" && expect layouts \
 	"local session: id, hint, not virtio, no remote id: yes" \
 	"session rundir is a directory named session.<id>: yes" "session rundir is under vaccel_rundir(): yes" \

@@ -16,6 +16,7 @@
 
 mod arg;
 mod frameworks;
+mod lookup;
 mod ops;
 mod prof;
 mod resource;

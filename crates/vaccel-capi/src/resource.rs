@@ -199,6 +199,7 @@ fn publish(res: &mut CResource, r: Resource) -> CResult {
         res.id = 0;
         return Err(e);
     }
+    crate::lookup::note_resource(r.id(), res);
     st.resources.update(|m| m.insert(r.id(), r));
     Ok(())
 }
@@ -301,6 +302,7 @@ fn resource_release(r: &mut CResource) -> CResult {
         map.remove(&r.id);
         Ok::<(), Error>(())
     })?;
+    crate::lookup::forget_resource(r.id);
     r.id = 0;
     free_c_fields(r);
     Ok(())

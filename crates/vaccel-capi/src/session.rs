@@ -102,6 +102,7 @@ fn session_init(s: &mut CSession, flags: u32) -> CResult {
     s.resources_lock = [0; 5];
     s.plugin = std::ptr::null_mut();
     s.priv_ = std::ptr::null_mut();
+    crate::lookup::note_session(session.id(), s);
     SESSIONS.update(|m| m.insert(session.id(), session));
     Ok(())
 }
@@ -124,6 +125,7 @@ fn session_release(s: &mut CSession) -> CResult {
             what: "session",
             id: s.id,
         })?;
+    crate::lookup::forget_session(s.id);
     s.id = 0;
     s.resource_counts = [0; 3];
     let dir = crate::state::rundir().join(format!("session.{}", session.id()));

@@ -57,6 +57,11 @@ impl<V: Clone> IdMap<V> {
         self.map.load().get(&id).map(f)
     }
 
+    /// `f` of every value.
+    pub(crate) fn with_all<R>(&self, f: impl FnMut(&V) -> R) -> Vec<R> {
+        self.map.load().values().map(f).collect()
+    }
+
     pub(crate) fn get(&self, id: i64) -> Option<V> {
         self.with(id, V::clone)
     }
@@ -275,6 +280,7 @@ pub extern "C" fn vaccel_cleanup() -> c_int {
                 let _ = s.release();
             }
             st.resources.update(Ids::clear);
+            crate::lookup::forget_all();
             let _ = std::fs::remove_dir_all(rundir());
         }
         Ok(())

@@ -153,6 +153,9 @@ pub enum Error {
         /// The id given.
         id: i64,
     },
+    /// A search found nothing (the message says what was looked for). `ENOENT`.
+    #[error("{0}")]
+    NoneFound(String),
     /// A caller-provided value is invalid.
     #[error("{0}")]
     Invalid(String),
@@ -191,9 +194,10 @@ impl Error {
             | Error::Overflow(_) => code::EINVAL,
             Error::Load(e) => e.code(),
             Error::Descriptor(_) => code::ELIBBAD,
-            Error::PluginEntry { .. } | Error::NotRegistered { .. } | Error::NotFound { .. } => {
-                code::ENOENT
-            }
+            Error::PluginEntry { .. }
+            | Error::NotRegistered { .. }
+            | Error::NotFound { .. }
+            | Error::NoneFound(_) => code::ENOENT,
             Error::Io { source, .. } => match source.kind() {
                 std::io::ErrorKind::NotFound => code::ENOENT,
                 std::io::ErrorKind::PermissionDenied => code::EACCES,

@@ -10,7 +10,7 @@
 #include "vaccel/utils/enum.h"
 #include "vaccel/blob.h"
 #include "vaccel/list.h"
-#include "vaccel/session.h"
+#include "vaccel/id.h"
 #include "vaccel/utils/path.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,6 +18,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct vaccel_session;
 
 #define VACCEL_RESOURCE_TYPES_(X, P) \
 	X(P, LIB, 0) \
@@ -58,6 +60,12 @@ int vaccel_resource_new(struct vaccel_resource **res, const char *path,
 			vaccel_resource_type_t type);
 int vaccel_resource_delete(struct vaccel_resource *res);
 int vaccel_resource_register(struct vaccel_resource *res, struct vaccel_session *sess);
+/* The live resource struct with this id; the oldest of a type; all of a type (a malloc'ed
+ * array the caller frees). VACCEL_ENOENT when there is none. */
+int vaccel_resource_get_by_id(struct vaccel_resource **res, vaccel_id_t id);
+int vaccel_resource_get_by_type(struct vaccel_resource **res, vaccel_resource_type_t type);
+int vaccel_resource_get_all_by_type(struct vaccel_resource ***res, size_t *nr_found,
+				    vaccel_resource_type_t type);
 /* The number of sessions it is registered with (-1 for a resource that is not live). */
 long int vaccel_resource_refcount(const struct vaccel_resource *res);
 int vaccel_resource_unregister(struct vaccel_resource *res, struct vaccel_session *sess);

@@ -6,7 +6,9 @@
  */
 #pragma once
 
+#include "vaccel/id.h"
 #include "vaccel/list.h"
+#include "vaccel/resource.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,8 +16,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef int64_t vaccel_id_t;
 
 struct vaccel_resource;
 struct vaccel_plugin;
@@ -44,6 +44,22 @@ int vaccel_session_new(struct vaccel_session **sess, uint32_t flags);
 int vaccel_session_delete(struct vaccel_session *sess);
 bool vaccel_session_has_resource(const struct vaccel_session *sess,
 				 const struct vaccel_resource *res);
+/* The live session struct with this id (as initialised by the caller). VACCEL_ENOENT if none. */
+int vaccel_session_get_by_id(struct vaccel_session **sess, vaccel_id_t id);
+/* Resources registered with `sess`, as the caller's structs: by id, the first of a type, or
+ * all of a type (a malloc'ed array the caller frees). VACCEL_ENOENT when there is none. */
+int vaccel_session_resource_by_id(struct vaccel_session *sess, struct vaccel_resource **res,
+				  vaccel_id_t id);
+int vaccel_session_resource_by_type(struct vaccel_session *sess, struct vaccel_resource **res,
+				    vaccel_resource_type_t type);
+int vaccel_session_resources_by_type(struct vaccel_session *sess,
+				     struct vaccel_resource ***resources, size_t *nr_found,
+				     vaccel_resource_type_t type);
+
+/* Upstream's deprecated names. */
+int vaccel_sess_init(struct vaccel_session *sess, uint32_t flags);
+int vaccel_sess_free(struct vaccel_session *sess);
+bool vaccel_sess_has_resource(struct vaccel_session *sess, struct vaccel_resource *res);
 
 #ifdef __cplusplus
 }
