@@ -125,6 +125,9 @@ build names && run names && expect names "VACCEL_OP_BLAS_SGEMM: yes" "BLAS_SGEMM
 	"model: yes" "VACCEL_BLOB_BUFFER: yes" "REMOTE_FILE: yes" "VACCEL_PLUGIN_REMOTE: yes" \
 	"VACCEL_PLUGIN_MAX: yes" "constants: 30 5 65536 24 3 3" "0.8.0: yes" "mix: yes" "mixed: yes" \
 	"NULL string: VACCEL_EINVAL"
+build prof && VACCEL_PROFILING_ENABLED=1 run prof && expect prof "enabled: yes" "unknown name: VACCEL_EINVAL" \
+	"entries: load 1, run 3" "buffer: 2 regions, first line \"[prof] load\"" "second line starts: [prof] run" \
+	"[prof] run: total_time: "
 build lookup && run lookup && expect lookup "session by id is the caller's struct: yes" \
 	"unknown session id: ENOENT: yes" "resource by id: yes" "oldest resource of a type: yes" \
 	"all resources of a type: yes" "none of a type: ENOENT: yes" "the session's LIB resource, with its blob: yes" \
