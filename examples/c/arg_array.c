@@ -78,6 +78,25 @@ int main(void)
 	CHECK(vaccel_arg_array_set_int32(&arr, &replacement));
 	printf("after set: %" PRId32 "\n", i32);
 
+	/* copy args between arrays: a range (views), the remaining ones, all (owned copies) */
+	struct vaccel_arg_array part, rest, copy;
+	CHECK(vaccel_arg_array_init(&part, 1));
+	CHECK(vaccel_arg_array_init(&rest, 1));
+	CHECK(vaccel_arg_array_init(&copy, 1));
+	CHECK(vaccel_arg_array_add_range(&part, &arr, 1, 2, false));
+	vaccel_arg_array_set_position(&arr, 2);
+	CHECK(vaccel_arg_array_add_remaining(&rest, &arr, false));
+	CHECK(vaccel_arg_array_add_all(&copy, &arr, true));
+	printf("range: %zu args, views: %s; remaining: %zu; all: %zu, owned copies: %s\n",
+	       vaccel_arg_array_count(&part), part.args[0].buf == arr.args[1].buf ? "yes" : "no",
+	       vaccel_arg_array_count(&rest), vaccel_arg_array_count(&copy),
+	       copy.args[0].owned && copy.args[0].buf != arr.args[0].buf ? "yes" : "no");
+	printf("range past the end: %s\n",
+	       vaccel_arg_array_add_range(&part, &arr, 1, 99, false) == VACCEL_ERANGE ? "VACCEL_ERANGE" : "other");
+	CHECK(vaccel_arg_array_release(&part));
+	CHECK(vaccel_arg_array_release(&rest));
+	CHECK(vaccel_arg_array_release(&copy));
+
 	/* misuse gives error codes */
 	vaccel_arg_array_reset_position(&arr);
 	float f;

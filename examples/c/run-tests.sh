@@ -74,6 +74,7 @@ build exec_generic && run exec_generic "$lib" && expect exec_generic "exec_gener
 build exec_with_resource && run exec_with_resource "$lib" && expect exec_with_resource "registered: yes" \
 	"exec_with_resource: mytestfunc(50) = 100" "release while registered: VACCEL_EBUSY" "double release: error, error"
 build arg_array && run arg_array && expect arg_array "count: 5" "int32: -7" "doubles: 3, last 3.5" \
+	"range: 2 args, views: yes; remaining: 3; all: 5, owned copies: yes" "range past the end: VACCEL_ERANGE" \
 	"string: hello" "bool: true" "point: (3, 4)" "after set: 99" "wrong type: VACCEL_EINVAL" \
 	"past the end: VACCEL_EINVAL" "NULL array: VACCEL_EINVAL" "second release: VACCEL_EINVAL" "NULL session: VACCEL_EINVAL"
 

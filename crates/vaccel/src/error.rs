@@ -153,6 +153,9 @@ pub enum Error {
         /// The id given.
         id: i64,
     },
+    /// An index or range outside what exists. `ERANGE`.
+    #[error("{0}")]
+    OutOfRange(String),
     /// A search found nothing (the message says what was looked for). `ENOENT`.
     #[error("{0}")]
     NoneFound(String),
@@ -208,6 +211,7 @@ impl Error {
             Error::AlreadyRegistered { .. } => code::EEXIST,
             Error::Backend(_) => code::EBACKEND,
             Error::ResourceBusy { .. } => code::EBUSY,
+            Error::OutOfRange(_) => code::ERANGE,
         }
     }
 }

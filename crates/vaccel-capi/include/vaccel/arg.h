@@ -160,6 +160,15 @@ int vaccel_arg_array_set_serialized(struct vaccel_arg_array *array, vaccel_arg_t
 				    vaccel_arg_serializer_fn serializer);
 
 /* Position and counts. */
+/* Append `count` args of `src` starting at `start_idx` (VACCEL_ERANGE outside it), its
+ * remaining args (from its position), or all of them: viewing the same buffers, or, with
+ * `copy`, owned copies (freed by dest's release). */
+int vaccel_arg_array_add_range(struct vaccel_arg_array *dest, const struct vaccel_arg_array *src,
+			       size_t start_idx, size_t count, bool copy);
+int vaccel_arg_array_add_remaining(struct vaccel_arg_array *dest,
+				   const struct vaccel_arg_array *src, bool copy);
+int vaccel_arg_array_add_all(struct vaccel_arg_array *dest, const struct vaccel_arg_array *src,
+			     bool copy);
 int vaccel_arg_array_get_remaining(struct vaccel_arg_array *array, struct vaccel_arg **args,
 				   size_t *count);
 size_t vaccel_arg_array_remaining_count(const struct vaccel_arg_array *array);

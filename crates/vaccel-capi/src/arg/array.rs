@@ -236,3 +236,117 @@ pub unsafe extern "C" fn vaccel_arg_array_raw(a: *mut CArgArray) -> *mut VaccelA
     // SAFETY: per the contract.
     unsafe { array(a) }.map_or(std::ptr::null_mut(), |arr| arr.args)
 }
+
+/// Append `count` args of `src` from `start` to `dest`: viewing the same buffers, or (with
+/// `copy`) owned copies of them. `VACCEL_ERANGE` when the range is outside `src`.
+///
+/// # Safety
+/// Both arrays NULL or valid; `src`'s buffers valid for their sizes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_add_range(
+    dest: *mut CArgArray,
+    src: *const CArgArray,
+    start: usize,
+    count: usize,
+    copy: bool,
+) -> c_int {
+    guard("vaccel_arg_array_add_range", || {
+        // SAFETY: per the contract.
+        let s = unsafe { obj(src, "src") }?;
+        // SAFETY: per the contract.
+        let d = unsafe { array(dest) }?;
+        if std::ptr::eq(s, d) {
+            return Err(Error::Invalid("src and dest are the same array".into()));
+        }
+        let end = start
+            .checked_add(count)
+            .filter(|e| start < s.count && *e <= s.count);
+        let Some(end) = end else {
+            return Err(Error::OutOfRange(format!(
+                "args {start}..{} of an array of {}",
+                start.saturating_add(count),
+                s.count
+            )));
+        };
+        let taken: Vec<VaccelArg> = (start..end)
+            // SAFETY: `src` holds `count` initialised args (an array's invariant).
+            .map(|i| unsafe { *s.args.add(i) })
+            .collect();
+        for (i, a) in taken.iter().enumerate() {
+            let mut arg = VaccelArg { owned: false, ..*a };
+            if copy && !a.buf.is_null() {
+                // SAFETY: the arg's buffer is valid for its size (contract).
+                arg.buf = match unsafe { super::dup(a.buf, a.size) } {
+                    Ok(p) => p,
+                    Err(e) => {
+                        undo(d, i);
+                        return Err(e);
+                    }
+                };
+                arg.owned = !arg.buf.is_null();
+            }
+            if let Err(e) = d.push(arg) {
+                if arg.owned {
+                    // SAFETY: just malloc'ed by dup.
+                    unsafe { libc::free(arg.buf) };
+                }
+                undo(d, i);
+                return Err(e);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Take back the last `n` args pushed by a failed `add_range`, freeing owned copies.
+fn undo(d: &mut CArgArray, n: usize) {
+    for _ in 0..n {
+        if let Some(last) = d.pop() {
+            let mut last = last;
+            free_owned(&mut last);
+        }
+    }
+}
+
+/// Append `src`'s args from its position on (see `vaccel_arg_array_add_range`).
+///
+/// # Safety
+/// As `vaccel_arg_array_add_range`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_add_remaining(
+    dest: *mut CArgArray,
+    src: *const CArgArray,
+    copy: bool,
+) -> c_int {
+    // SAFETY: per the contract.
+    let (position, count) = match unsafe { src.as_ref() } {
+        Some(s) => (s.position, s.count),
+        // SAFETY: per the contract (reports the NULL).
+        None => return unsafe { vaccel_arg_array_add_range(dest, src, 0, 0, copy) },
+    };
+    if position >= count {
+        return 0;
+    }
+    // SAFETY: per the contract.
+    unsafe { vaccel_arg_array_add_range(dest, src, position, count - position, copy) }
+}
+
+/// Append all of `src`'s args (see `vaccel_arg_array_add_range`).
+///
+/// # Safety
+/// As `vaccel_arg_array_add_range`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_arg_array_add_all(
+    dest: *mut CArgArray,
+    src: *const CArgArray,
+    copy: bool,
+) -> c_int {
+    // SAFETY: per the contract.
+    match unsafe { src.as_ref() } {
+        Some(s) if s.count == 0 => 0,
+        // SAFETY: per the contract.
+        Some(s) => unsafe { vaccel_arg_array_add_range(dest, src, 0, s.count, copy) },
+        // SAFETY: per the contract (reports the NULL).
+        None => unsafe { vaccel_arg_array_add_range(dest, src, 0, 0, copy) },
+    }
+}

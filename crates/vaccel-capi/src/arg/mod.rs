@@ -75,6 +75,14 @@ impl CArgArray {
         Ok(())
     }
 
+    /// Take the last arg off (undoing a push).
+    fn pop(&mut self) -> Option<VaccelArg> {
+        let last = self.count.checked_sub(1)?;
+        let arg = self.slice()[last];
+        self.count = last;
+        Some(arg)
+    }
+
     /// The arg at `position`, checked against `ty` (None: any type), then advance.
     fn next(&mut self, ty: Option<ArgType>) -> CResult<&mut VaccelArg> {
         let pos = self.position;
