@@ -81,7 +81,8 @@ build arg_array && run arg_array && expect arg_array "count: 5" "int32: -7" "dou
 build tensors && run tensors && expect tensors "torch tensor: 4 dims, [1,3,224,224], 602112 bytes, owned=1" \
 	"take_data: ok, 602112 bytes, tensor now empty: yes" "tflite tensor: 2 dims, 16 bytes, owned=0" \
 	"tf node: serving_default_input/0, status 0 ok" "NULL tensor: VACCEL_EINVAL" "negative dims: VACCEL_EINVAL" \
-	"torch_model_load: VACCEL_ENOTSUP (not an ONNX model)"
+	"torch_model_load: VACCEL_ENOTSUP (not an ONNX model)" "tf node/status new: out 3, 2 failed" \
+	"tf node/status delete: ok"
 
 if build sgemm && run sgemm && build sgemm_generic && run sgemm_generic; then
 	typed=$(head -1 "$out/sgemm.out")

@@ -64,5 +64,16 @@ int main(void)
 	vaccel_resource_unregister(&model, &sess);
 	vaccel_resource_release(&model);
 	vaccel_session_release(&sess);
+
+	struct vaccel_tf_node *heap_node = NULL;
+	struct vaccel_tf_status *heap_status = NULL;
+	if (vaccel_tf_node_new(&heap_node, "out", 3) || vaccel_tf_status_new(&heap_status, 2, "failed"))
+		return 1;
+	printf("tf node/status new: %s %d, %u %s\n", heap_node->name, heap_node->id, heap_status->code,
+	       heap_status->message);
+	printf("tf node/status delete: %s\n",
+	       vaccel_tf_node_delete(heap_node) == VACCEL_OK && vaccel_tf_status_delete(heap_status) == VACCEL_OK
+		       ? "ok"
+		       : "failed");
 	return 0;
 }

@@ -106,6 +106,12 @@ int vaccel_tf_status_init(struct vaccel_tf_status *status, uint8_t code, const c
 
 int vaccel_tf_status_release(struct vaccel_tf_status *status);
 
+/* Allocated forms of the above (free with _delete). */
+int vaccel_tf_node_new(struct vaccel_tf_node **node, const char *name, int id);
+int vaccel_tf_node_delete(struct vaccel_tf_node *node);
+int vaccel_tf_status_new(struct vaccel_tf_status **status, uint8_t code, const char *message);
+int vaccel_tf_status_delete(struct vaccel_tf_status *status);
+
 int vaccel_tf_model_load(struct vaccel_session *sess, struct vaccel_resource *model,
 			 struct vaccel_tf_status *status);
 
