@@ -49,6 +49,13 @@ AT(struct vaccel_blob, data, 32);
 AT(struct vaccel_blob, data_owned, 40);
 AT(struct vaccel_blob, size, 48);
 
+SIZE(struct vaccel_config, 32);
+AT(struct vaccel_config, plugins, 0);
+AT(struct vaccel_config, log_level, 8);
+AT(struct vaccel_config, log_file, 16);
+AT(struct vaccel_config, profiling_enabled, 24);
+AT(struct vaccel_config, version_ignore, 25);
+
 SIZE(struct vaccel_list_entry, 16);
 SIZE(struct vaccel_arg, 32);
 

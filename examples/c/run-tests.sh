@@ -127,6 +127,10 @@ build names && run names && expect names "VACCEL_OP_BLAS_SGEMM: yes" "BLAS_SGEMM
 	"model: yes" "VACCEL_BLOB_BUFFER: yes" "REMOTE_FILE: yes" "VACCEL_PLUGIN_REMOTE: yes" \
 	"VACCEL_PLUGIN_MAX: yes" "constants: 30 5 65536 24 3 3" "0.8.0: yes" "mix: yes" "mixed: yes" \
 	"NULL string: VACCEL_EINVAL"
+build config && run config && expect config "init: plugins exec:noop, level 2, profiling 1" \
+	"copy owns its strings: yes" "in force: plugins exec:noop, profiling 1; prof enabled: yes" \
+	"session after bootstrap: ok" "restarted: prof enabled: no, old session: gone" "from env: ok" \
+	"NULL config: VACCEL_EINVAL"
 build prof && VACCEL_PROFILING_ENABLED=1 run prof && expect prof "enabled: yes" "unknown name: VACCEL_EINVAL" \
 	"entries: load 1, run 3" "buffer: 2 regions, first line \"[prof] load\"" "second line starts: [prof] run" \
 	"[prof] run: total_time: "

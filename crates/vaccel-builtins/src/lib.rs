@@ -29,6 +29,14 @@ pub fn runtime_from_env() -> vaccel::Result<vaccel::Runtime> {
     let config = vaccel::Config::from_env().inspect_err(|_| {
         vaccel::logging::init(&vaccel::Config::default());
     })?;
+    runtime_with(config)
+}
+
+/// A runtime with the built-ins and `config` (logging set up from it).
+///
+/// # Errors
+/// A plugin entry of `config` that cannot be loaded.
+pub fn runtime_with(config: vaccel::Config) -> vaccel::Result<vaccel::Runtime> {
     vaccel::logging::init(&config);
     register(vaccel::Runtime::builder()).config(config).build()
 }

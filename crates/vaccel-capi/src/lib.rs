@@ -15,6 +15,7 @@
 #![allow(missing_docs)]
 
 mod arg;
+mod config;
 mod frameworks;
 mod lookup;
 mod ops;

@@ -96,8 +96,12 @@ fn set_last_error(msg: String) {
     LAST_ERROR.with(|e| *e.borrow_mut() = c);
 }
 
-fn build_state() -> CResult<State> {
-    let rt = vaccel_builtins::runtime_from_env()?;
+fn build_state(config: Option<vaccel_rt::Config>) -> CResult<State> {
+    let rt = match config {
+        Some(c) => vaccel_builtins::runtime_with(c)?,
+        None => vaccel_builtins::runtime_from_env()?,
+    };
+    crate::config::publish(rt.config());
     let dir = rundir();
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_owned(),
@@ -148,9 +152,32 @@ pub(crate) fn state() -> CResult<Arc<State>> {
     if let Some(s) = STATE.load_full() {
         return Ok(s);
     }
-    let s = Arc::new(build_state()?);
+    let s = Arc::new(build_state(None)?);
     STATE.store(Some(s.clone()));
     Ok(s)
+}
+
+/// Start the library with `config` (a running library is cleaned up first, as upstream's
+/// `vaccel_bootstrap_with_config` reloads).
+pub(crate) fn bootstrap_with(config: vaccel_rt::Config) -> CResult {
+    let _init = vaccel_plugin::sync::lock(&STATE_INIT);
+    cleanup_locked();
+    let s = Arc::new(build_state(Some(config))?);
+    STATE.store(Some(s));
+    Ok(())
+}
+
+/// Release everything the program left behind (`STATE_INIT` held).
+fn cleanup_locked() {
+    if let Some(st) = STATE.swap(None) {
+        let sessions: Vec<Session> = SESSIONS.update(|m| m.drain().map(|(_, s)| s).collect());
+        for s in sessions {
+            let _ = s.release();
+        }
+        st.resources.update(Ids::clear);
+        crate::lookup::forget_all();
+        let _ = std::fs::remove_dir_all(rundir());
+    }
 }
 
 /// Run an entry point's body: errors become codes (message kept and logged), panics
@@ -274,15 +301,7 @@ pub extern "C" fn vaccel_bootstrap() -> c_int {
 pub extern "C" fn vaccel_cleanup() -> c_int {
     guard("vaccel_cleanup", || {
         let _init = vaccel_plugin::sync::lock(&STATE_INIT);
-        if let Some(st) = STATE.swap(None) {
-            let sessions: Vec<Session> = SESSIONS.update(|m| m.drain().map(|(_, s)| s).collect());
-            for s in sessions {
-                let _ = s.release();
-            }
-            st.resources.update(Ids::clear);
-            crate::lookup::forget_all();
-            let _ = std::fs::remove_dir_all(rundir());
-        }
+        cleanup_locked();
         Ok(())
     })
 }
