@@ -127,6 +127,14 @@ build names && run names && expect names "VACCEL_OP_BLAS_SGEMM: yes" "BLAS_SGEMM
 	"model: yes" "VACCEL_BLOB_BUFFER: yes" "REMOTE_FILE: yes" "VACCEL_PLUGIN_REMOTE: yes" \
 	"VACCEL_PLUGIN_MAX: yes" "constants: 30 5 65536 24 3 3" "0.8.0: yes" "mix: yes" "mixed: yes" \
 	"NULL string: VACCEL_EINVAL"
+if build lifecycle && run lifecycle && expect lifecycle "initialized at start: yes" "rundir exists: yes"; then
+	dir=$(sed -n 's/^rundir: //p' "$out/lifecycle.out")
+	if [ -n "$dir" ] && [ ! -e "$dir" ]; then ok "the rundir is gone after exit"; else bad "lifecycle" "$dir left behind"; fi
+	VACCEL_BOOTSTRAP_ENABLED=0 run lifecycle && expect lifecycle "initialized at start: no" "rundir exists: no"
+	VACCEL_CLEANUP_ENABLED=0 run lifecycle
+	dir=$(sed -n 's/^rundir: //p' "$out/lifecycle.out")
+	if [ -d "$dir" ]; then ok "VACCEL_CLEANUP_ENABLED=0 keeps the rundir"; rm -rf "$dir"; else bad "lifecycle" "cleanup disabled, yet $dir is gone"; fi
+fi
 build config && run config && expect config "init: plugins exec:noop, level 2, profiling 1" \
 	"copy owns its strings: yes" "in force: plugins exec:noop, profiling 1; prof enabled: yes" \
 	"session after bootstrap: ok" "restarted: prof enabled: no, old session: gone" "from env: ok" \

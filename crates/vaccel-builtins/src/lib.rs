@@ -26,9 +26,13 @@ pub fn register(builder: RuntimeBuilder) -> RuntimeBuilder {
 /// # Errors
 /// A bad configuration value or a `VACCEL_PLUGINS` entry that cannot be loaded.
 pub fn runtime_from_env() -> vaccel::Result<vaccel::Runtime> {
-    let config = vaccel::Config::from_env().inspect_err(|_| {
-        vaccel::logging::init(&vaccel::Config::default());
-    })?;
+    // As upstream: a bad value is reported and its default applies. Reported at error
+    // level, which the default level shows: a setting silently ignored helps no one.
+    let (config, bad) = vaccel::Config::from_env_lenient();
+    vaccel::logging::init(&config);
+    for e in bad {
+        tracing::error!("{e}; using the default");
+    }
     runtime_with(config)
 }
 

@@ -17,6 +17,7 @@
 mod arg;
 mod config;
 mod frameworks;
+mod lifecycle;
 mod lookup;
 mod ops;
 mod prof;

@@ -46,12 +46,54 @@ fn parse_bool(var: &'static str, value: &str) -> Result<bool> {
 }
 
 impl Config {
-    /// Read the process environment.
+    /// Read the process environment strictly.
     ///
     /// # Errors
     /// [`Error::Config`] naming the variable with a bad value.
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Read the process environment as upstream does: a bad value is reported and its
+    /// default applies (the caller logs the reports once logging is set up).
+    pub fn from_env_lenient() -> (Self, Vec<Error>) {
+        Self::from_lookup_lenient(|k| std::env::var(k).ok())
+    }
+
+    /// [`Config::from_lookup`], leniently: each variable with a bad value is left at its
+    /// default and its error returned beside the config.
+    pub fn from_lookup_lenient(get: impl Fn(&str) -> Option<String>) -> (Self, Vec<Error>) {
+        let mut c = Config::default();
+        let mut bad = Vec::new();
+        // Each variable on its own, so one bad value costs only its own setting.
+        for names in Self::VARIABLES {
+            let one = |k: &str| names.contains(&k).then(|| get(k)).flatten();
+            match Self::from_lookup(one) {
+                Ok(only) => c.merge(&only, names),
+                Err(e) => bad.push(e),
+            }
+        }
+        (c, bad)
+    }
+
+    /// The variables, each with its aliases.
+    const VARIABLES: &[&[&str]] = &[
+        &["VACCEL_PLUGINS", "VACCEL_BACKENDS"],
+        &["VACCEL_LOG_LEVEL", "VACCEL_DEBUG_LEVEL"],
+        &["VACCEL_LOG_FILE"],
+        &["VACCEL_PROFILING_ENABLED"],
+        &["VACCEL_VERSION_IGNORE", "VACCEL_IGNORE_VERSION"],
+    ];
+
+    /// Take from `other` the setting the variable `names[0]` controls.
+    fn merge(&mut self, other: &Config, names: &[&str]) {
+        match names[0] {
+            "VACCEL_PLUGINS" => self.plugins.clone_from(&other.plugins),
+            "VACCEL_LOG_LEVEL" => self.log_level = other.log_level,
+            "VACCEL_LOG_FILE" => self.log_file.clone_from(&other.log_file),
+            "VACCEL_PROFILING_ENABLED" => self.profiling_enabled = other.profiling_enabled,
+            _ => self.version_ignore = other.version_ignore,
+        }
     }
 
     /// Read configuration through `get` (the environment, or a map in tests).
@@ -124,6 +166,26 @@ mod tests {
             vec!["exec"],
             "the current name wins over the alias"
         );
+    }
+
+    #[test]
+    fn lenient_reading_keeps_the_good_values_and_reports_the_bad() {
+        let m: HashMap<String, String> = [
+            ("VACCEL_LOG_LEVEL", "7"),
+            ("VACCEL_PROFILING_ENABLED", "1"),
+            ("VACCEL_VERSION_IGNORE", "maybe"),
+            ("VACCEL_PLUGINS", "exec"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+        let (c, bad) = Config::from_lookup_lenient(|k| m.get(k).cloned());
+        assert_eq!(c.log_level, Config::default().log_level);
+        assert!(c.profiling_enabled);
+        assert!(!c.version_ignore);
+        assert_eq!(c.plugins, vec!["exec"]);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad[0].to_string().starts_with("VACCEL_LOG_LEVEL=\"7\""));
     }
 
     #[test]
