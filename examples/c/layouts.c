@@ -56,6 +56,11 @@ AT(struct vaccel_config, log_file, 16);
 AT(struct vaccel_config, profiling_enabled, 24);
 AT(struct vaccel_config, version_ignore, 25);
 
+SIZE(struct vaccel_arg_list, 32);
+AT(struct vaccel_arg_list, list, 8);
+AT(struct vaccel_arg_list, curr_idx, 16);
+AT(struct vaccel_arg_list, idcs_allocated_space, 24);
+
 SIZE(struct vaccel_list_entry, 16);
 SIZE(struct vaccel_arg, 32);
 

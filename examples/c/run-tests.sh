@@ -135,6 +135,8 @@ if build lifecycle && run lifecycle && expect lifecycle "initialized at start: y
 	dir=$(sed -n 's/^rundir: //p' "$out/lifecycle.out")
 	if [ -d "$dir" ]; then ok "VACCEL_CLEANUP_ENABLED=0 keeps the rundir"; rm -rf "$dir"; else bad "lifecycle" "cleanup disabled, yet $dir is gone"; fi
 fi
+build arg_list && run arg_list && expect arg_list "full list refuses more: yes" "serial: 21" \
+	"nonserial: 3 4 (custom type 7)" "written: 42, 5 6" "too big for the arg: VACCEL_EINVAL" "delete: ok" "empty list: NULL"
 build config && run config && expect config "init: plugins exec:noop, level 2, profiling 1" \
 	"copy owns its strings: yes" "in force: plugins exec:noop, profiling 1; prof enabled: yes" \
 	"session after bootstrap: ok" "restarted: prof enabled: no, old session: gone" "from env: ok" \

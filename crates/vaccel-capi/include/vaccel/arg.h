@@ -178,6 +178,31 @@ void vaccel_arg_array_reset_position(struct vaccel_arg_array *array);
 size_t vaccel_arg_array_count(const struct vaccel_arg_array *array);
 struct vaccel_arg *vaccel_arg_array_raw(struct vaccel_arg_array *array);
 
+/* Upstream's deprecated argument lists, kept so older programs build: a fixed-size list of
+ * args, filled in order; "serial" args point at the caller's bytes, "nonserial" ones hold
+ * what a serializer malloc'ed (freed by vaccel_delete_args). Writes are bounded by the
+ * arg's size. */
+struct vaccel_arg_list {
+	uint32_t size;
+	struct vaccel_arg *list;
+	uint32_t curr_idx;
+	int *idcs_allocated_space;
+};
+
+struct vaccel_arg_list *vaccel_args_init(uint32_t size);
+int vaccel_add_serial_arg(struct vaccel_arg_list *args, void *buf, uint32_t size);
+int vaccel_add_nonserial_arg(struct vaccel_arg_list *args, void *buf, uint32_t type,
+			     void *(*serializer)(void *, uint32_t *));
+int vaccel_expect_serial_arg(struct vaccel_arg_list *args, void *buf, uint32_t size);
+int vaccel_expect_nonserial_arg(struct vaccel_arg_list *args, uint32_t expected_size);
+void *vaccel_extract_serial_arg(struct vaccel_arg *args, int idx);
+void *vaccel_extract_nonserial_arg(struct vaccel_arg *args, int idx,
+				   void *(*deserializer)(void *, uint32_t));
+int vaccel_write_serial_arg(struct vaccel_arg *args, int idx, void *buf);
+int vaccel_write_nonserial_arg(struct vaccel_arg *args, int idx, void *buf,
+			       void *(*serializer)(void *, uint32_t *));
+int vaccel_delete_args(struct vaccel_arg_list *args);
+
 #ifdef __cplusplus
 }
 #endif

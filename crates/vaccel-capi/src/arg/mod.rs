@@ -264,4 +264,5 @@ pub unsafe extern "C" fn vaccel_arg_delete(arg: *mut VaccelArg) -> c_int {
 }
 
 mod array;
+mod deprecated;
 mod values;
