@@ -15,6 +15,7 @@
 #![allow(missing_docs)]
 
 mod arg;
+mod blob;
 mod config;
 mod frameworks;
 mod lifecycle;

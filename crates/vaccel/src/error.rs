@@ -153,6 +153,9 @@ pub enum Error {
         /// The id given.
         id: i64,
     },
+    /// Something exists already (the message says what). `EEXIST`.
+    #[error("{0}")]
+    Exists(String),
     /// An index or range outside what exists. `ERANGE`.
     #[error("{0}")]
     OutOfRange(String),
@@ -208,7 +211,7 @@ impl Error {
                 std::io::ErrorKind::OutOfMemory => code::ENOMEM,
                 _ => code::EIO,
             },
-            Error::AlreadyRegistered { .. } => code::EEXIST,
+            Error::AlreadyRegistered { .. } | Error::Exists(_) => code::EEXIST,
             Error::Backend(_) => code::EBACKEND,
             Error::ResourceBusy { .. } => code::EBUSY,
             Error::OutOfRange(_) => code::ERANGE,
