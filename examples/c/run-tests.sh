@@ -137,12 +137,15 @@ if build lifecycle && run lifecycle && expect lifecycle "initialized at start: y
 fi
 build arg_list && run arg_list && expect arg_list "full list refuses more: yes" "serial: 21" \
 	"nonserial: 3 4 (custom type 7)" "written: 42, 5 6" "too big for the arg: VACCEL_EINVAL" "delete: ok" "empty list: NULL"
-mkdir -p "$out/blobs"
+mkdir -p "$out/blobs" && echo data >"$out/blobs/one.txt"
 build blob && run blob "$here/blob.c" "$out/blobs" && expect blob "file: type MAPPED" "path given back: yes" \
 	"file data read: yes" "view shares, copy owns: yes" \
 	"persisted: type MAPPED, name kept.bin, on disk: yes, same bytes: yes" "a taken name gets a suffix: yes" \
 	"persist twice: VACCEL_EEXIST" "valid: yes" "release removes the file: yes" "released is not valid: yes" \
 	"release twice: VACCEL_EINVAL" "no name: VACCEL_EINVAL"
+build resource_forms && run resource_forms "$out/blobs" && expect resource_forms "from blobs: yes (copied)" \
+	"from_buf (allocated): yes" "multi_new of a directory: yes" "directory: yes" "directory, allocated: yes" \
+	"directory of a buffer resource: VACCEL_ENOTSUP" "sync, local: ok" "sync, not registered: VACCEL_ENOENT"
 build config && run config && expect config "init: plugins exec:noop, level 2, profiling 1" \
 	"copy owns its strings: yes" "in force: plugins exec:noop, profiling 1; prof enabled: yes" \
 	"session after bootstrap: ok" "restarted: prof enabled: no, old session: gone" "from env: ok" \

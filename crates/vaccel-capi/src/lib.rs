@@ -23,6 +23,7 @@ mod lookup;
 mod ops;
 mod prof;
 mod resource;
+mod resource_forms;
 mod session;
 mod state;
 mod tensor;

@@ -173,7 +173,7 @@ fn free_c_fields(res: &mut CResource) {
     res.nr_blobs = 0;
 }
 
-fn resource_type(t: u32) -> CResult<ResourceType> {
+pub(crate) fn resource_type(t: u32) -> CResult<ResourceType> {
     ResourceType::from_raw(t).ok_or_else(|| {
         Error::Invalid(format!(
             "resource type {t} is not LIB (0), DATA (1) or MODEL (2)"
@@ -181,7 +181,7 @@ fn resource_type(t: u32) -> CResult<ResourceType> {
     })
 }
 
-fn publish(res: &mut CResource, r: Resource) -> CResult {
+pub(crate) fn publish(res: &mut CResource, r: Resource) -> CResult {
     let st = state()?;
     res.id = r.id();
     res.remote_id = 0;

@@ -153,6 +153,9 @@ pub enum Error {
         /// The id given.
         id: i64,
     },
+    /// This library does not do what was asked (the message says what). `ENOTSUP`.
+    #[error("{0}")]
+    NotOffered(String),
     /// Something exists already (the message says what). `EEXIST`.
     #[error("{0}")]
     Exists(String),
@@ -180,7 +183,8 @@ impl Error {
             Error::NoPlugin { .. }
             | Error::Unsupported { .. }
             | Error::UnknownOp { .. }
-            | Error::NoPluginForHint { .. } => code::ENOTSUP,
+            | Error::NoPluginForHint { .. }
+            | Error::NotOffered(_) => code::ENOTSUP,
             Error::Plugin { code, .. }
             | Error::PluginInit { code, .. }
             | Error::Remote { code, .. } => {

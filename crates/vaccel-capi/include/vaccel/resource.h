@@ -55,7 +55,24 @@ int vaccel_resource_init_multi(struct vaccel_resource *res, const char **paths, 
 int vaccel_resource_init_from_buf(struct vaccel_resource *res, const void *buf, size_t nr_bytes,
 				  vaccel_resource_type_t type, const char *filename,
 				  bool mem_only);
+/* From the caller's blobs (their bytes copied). */
+int vaccel_resource_init_from_blobs(struct vaccel_resource *res, const struct vaccel_blob **blobs,
+				    size_t nr_blobs, vaccel_resource_type_t type);
 int vaccel_resource_release(struct vaccel_resource *res);
+/* Allocated forms (free with vaccel_resource_delete). */
+int vaccel_resource_multi_new(struct vaccel_resource **res, const char **paths, size_t nr_paths,
+			      vaccel_resource_type_t type);
+int vaccel_resource_from_buf(struct vaccel_resource **res, const void *buf, size_t nr_bytes,
+			     vaccel_resource_type_t type, const char *filename, bool mem_only);
+int vaccel_resource_from_blobs(struct vaccel_resource **res, const struct vaccel_blob **blobs,
+			       size_t nr_blobs, vaccel_resource_type_t type);
+/* The directory a resource was made from (VACCEL_ENOTSUP if not from a directory): into
+ * out_path, or a new malloc'ed string in *alloc_path. */
+int vaccel_resource_directory(struct vaccel_resource *res, char *out_path, size_t out_path_size,
+			      char **alloc_path);
+/* Bring its blobs up to date from a remote agent (VACCEL_ENOTSUP for a remote session:
+ * our protocol does not carry blobs back; a local session's resource is current). */
+int vaccel_resource_sync(struct vaccel_resource *res, struct vaccel_session *sess);
 int vaccel_resource_new(struct vaccel_resource **res, const char *path,
 			vaccel_resource_type_t type);
 int vaccel_resource_delete(struct vaccel_resource *res);
