@@ -146,6 +146,11 @@ build blob && run blob "$here/blob.c" "$out/blobs" && expect blob "file: type MA
 build resource_forms && run resource_forms "$out/blobs" && expect resource_forms "from blobs: yes (copied)" \
 	"from_buf (allocated): yes" "multi_new of a directory: yes" "directory: yes" "directory, allocated: yes" \
 	"directory of a buffer resource: VACCEL_ENOTSUP" "sync, local: ok" "sync, not registered: VACCEL_ENOENT"
+if build slog && VACCEL_LOG_LEVEL=3 run slog; then
+	if grep -qF "slog error: 42 3.50 text 1234567890123" "$out/slog.err" && grep -qF "slog info: ok" "$out/slog.err" \
+		&& grep -qF "macro info: 7" "$out/slog.err"; then ok "slog_print (variadic) reaches the logger"
+	else bad "slog" "stderr: $(tail -c 400 "$out/slog.err")"; fi
+fi
 build config && run config && expect config "init: plugins exec:noop, level 2, profiling 1" \
 	"copy owns its strings: yes" "in force: plugins exec:noop, profiling 1; prof enabled: yes" \
 	"session after bootstrap: ok" "restarted: prof enabled: no, old session: gone" "from env: ok" \

@@ -19,6 +19,7 @@ mod blob;
 mod config;
 mod frameworks;
 mod lifecycle;
+mod log_compat;
 mod lookup;
 mod ops;
 mod prof;

@@ -41,6 +41,13 @@ static inline void vaccel_log_printf_(vaccel_log_level_t level, const char *fmt,
 #define vaccel_warn(...) vaccel_log_printf_(VACCEL_LOG_WARN, __VA_ARGS__)
 #define vaccel_info(...) vaccel_log_printf_(VACCEL_LOG_INFO, __VA_ARGS__)
 #define vaccel_debug(...) vaccel_log_printf_(VACCEL_LOG_DEBUG, __VA_ARGS__)
+#define vaccel_trace(...) vaccel_log_printf_(VACCEL_LOG_DEBUG, __VA_ARGS__)
+#define vaccel_fatal(...) vaccel_log_printf_(VACCEL_LOG_ERROR, __VA_ARGS__)
+
+/* Set up logging (done when the library starts); shutting it down is a no-op that
+ * succeeds (the logger lives as long as the process). */
+int vaccel_log_init(void);
+int vaccel_log_shutdown(void);
 
 #ifdef __cplusplus
 }
