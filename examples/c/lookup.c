@@ -40,7 +40,14 @@ int main(void)
 	check(vaccel_resource_get_all_by_type(&all, &n, VACCEL_RESOURCE_MODEL) == VACCEL_ENOENT && n == 0,
 	      "none of a type: ENOENT");
 
+	vaccel_id_t before = sess.id;
+	check(vaccel_session_update(&sess, VACCEL_PLUGIN_DEBUG) == VACCEL_OK && sess.id == before &&
+		      sess.hint == VACCEL_PLUGIN_DEBUG && vaccel_noop(&sess) == VACCEL_OK,
+	      "update rebinds, keeping the id");
+	check(vaccel_sess_update(&sess, 0) == VACCEL_OK, "deprecated update");
 	vaccel_resource_register(&lib, &sess);
+	check(vaccel_session_update(&sess, VACCEL_PLUGIN_DEBUG) == VACCEL_ENOTSUP,
+	      "update with registered resources: ENOTSUP");
 	vaccel_resource_register(&data2, &sess);
 	check(vaccel_session_resource_by_type(&sess, &r, VACCEL_RESOURCE_LIB) == VACCEL_OK && r == &lib &&
 		      r->blobs[0]->size == sizeof(b1),

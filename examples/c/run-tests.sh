@@ -163,7 +163,8 @@ build lookup && run lookup && expect lookup "session by id is the caller's struc
 	"all resources of a type: yes" "none of a type: ENOENT: yes" "the session's LIB resource, with its blob: yes" \
 	"the session's resource by id: yes" "a resource not registered with it: ENOENT: yes" \
 	"the session's resources of a type: yes" "deprecated has_resource: yes" \
-	"released sessions are not found: yes" "released resources are not found: yes"
+	"released sessions are not found: yes" "released resources are not found: yes" \
+	"update rebinds, keeping the id: yes" "deprecated update: yes" "update with registered resources: ENOTSUP: yes"
 build layouts && run layouts "$here/layouts.c" && expect layouts \
 	"local session: id, hint, not virtio, no remote id: yes" \
 	"session rundir is a directory named session.<id>: yes" "session rundir is under vaccel_rundir(): yes" \

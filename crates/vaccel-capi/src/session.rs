@@ -188,3 +188,35 @@ pub unsafe extern "C" fn vaccel_session_has_resource(
         Ok(s.resources().iter().any(|x| x.id() == r.id))
     })
 }
+
+/// Rebind a session by a new hint, keeping its id (`VACCEL_ENOTSUP` with registered
+/// resources or on a remote agent, as upstream).
+///
+/// # Safety
+/// `sess` NULL or a live session struct.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_session_update(sess: *mut CSession, flags: u32) -> c_int {
+    guard("vaccel_session_update", || {
+        // SAFETY: per the contract.
+        let s = unsafe { obj_mut(sess, "sess") }?;
+        let old = SESSIONS.get(s.id).ok_or(Error::NotFound {
+            what: "session",
+            id: s.id,
+        })?;
+        let new = old.rebind(flags)?;
+        s.hint = flags;
+        s.is_virtio = new.plugin().is_remote();
+        SESSIONS.update(|m| m.insert(new.id(), new));
+        Ok(())
+    })
+}
+
+/// Upstream's deprecated name of `vaccel_session_update`.
+///
+/// # Safety
+/// As `vaccel_session_update`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vaccel_sess_update(sess: *mut CSession, flags: u32) -> c_int {
+    // SAFETY: per the contract.
+    unsafe { vaccel_session_update(sess, flags) }
+}

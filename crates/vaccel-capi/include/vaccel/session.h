@@ -56,7 +56,12 @@ int vaccel_session_resources_by_type(struct vaccel_session *sess,
 				     struct vaccel_resource ***resources, size_t *nr_found,
 				     vaccel_resource_type_t type);
 
+/* Rebind it by new flags, keeping its id (VACCEL_ENOTSUP with registered resources or on
+ * a remote agent). */
+int vaccel_session_update(struct vaccel_session *sess, uint32_t flags);
+
 /* Upstream's deprecated names. */
+int vaccel_sess_update(struct vaccel_session *sess, uint32_t flags);
 int vaccel_sess_init(struct vaccel_session *sess, uint32_t flags);
 int vaccel_sess_free(struct vaccel_session *sess);
 bool vaccel_sess_has_resource(struct vaccel_session *sess, struct vaccel_resource *res);

@@ -143,10 +143,39 @@ impl Session {
     /// # Errors
     /// [`Error::NoPluginForHint`]; the bound plugin's `session_init` failure.
     pub fn new(rt: &Runtime, hint: u32) -> Result<Session> {
+        Self::with_id(rt, hint, NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The same session rebound by a new hint (upstream's `vaccel_session_update`): it
+    /// keeps its id; this one is released. Refused for a session with registered
+    /// resources, or on a transport (its remote side cannot be rebound), as upstream.
+    ///
+    /// # Errors
+    /// [`Error::NotOffered`] in those cases; as [`Session::new`] for the new binding.
+    pub fn rebind(&self, hint: u32) -> Result<Session> {
+        self.check_live()?;
+        if self.inner.has_resources.load(Ordering::Acquire) {
+            return Err(Error::NotOffered(format!(
+                "session {} has registered resources: unregister them before changing its hint",
+                self.id()
+            )));
+        }
+        if self.plugin().is_remote() {
+            return Err(Error::NotOffered(format!(
+                "session {} runs on a remote agent, which cannot rebind it",
+                self.id()
+            )));
+        }
+        // Check the new binding before giving up the old one.
+        self.inner.rt.inner.registry.bind(hint)?;
+        self.release()?;
+        Self::with_id(&self.inner.rt, hint, self.id())
+    }
+
+    fn with_id(rt: &Runtime, hint: u32, id: i64) -> Result<Session> {
         let registry = &rt.inner.registry;
         let bound = registry.bind(hint)?;
         let routes = registry.routes(bound, hint);
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let plugin = &registry.plugins[bound];
         // As upstream: a transport is told the session's hint without the REMOTE bit (the
         // remote side binds by the rest; REMOTE there would ask for another transport).
