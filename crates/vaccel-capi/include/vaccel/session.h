@@ -42,8 +42,7 @@ int vaccel_session_release(struct vaccel_session *sess);
 /* Allocate and initialise; free with vaccel_session_delete. */
 int vaccel_session_new(struct vaccel_session **sess, uint32_t flags);
 int vaccel_session_delete(struct vaccel_session *sess);
-bool vaccel_session_has_resource(const struct vaccel_session *sess,
-				 const struct vaccel_resource *res);
+bool vaccel_session_has_resource(struct vaccel_session *sess, struct vaccel_resource *res);
 /* The live session struct with this id (as initialised by the caller). VACCEL_ENOENT if none. */
 int vaccel_session_get_by_id(struct vaccel_session **sess, vaccel_id_t id);
 /* Resources registered with `sess`, as the caller's structs: by id, the first of a type, or

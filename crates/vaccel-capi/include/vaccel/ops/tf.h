@@ -115,7 +115,7 @@ int vaccel_tf_status_delete(struct vaccel_tf_status *status);
 int vaccel_tf_model_load(struct vaccel_session *sess, struct vaccel_resource *model,
 			 struct vaccel_tf_status *status);
 
-int vaccel_tf_model_run(struct vaccel_session *sess, const struct vaccel_resource *model,
+int vaccel_tf_model_run(struct vaccel_session *sess, struct vaccel_resource *model,
 			const struct vaccel_tf_buffer *run_options,
 			const struct vaccel_tf_node *in_nodes,
 			struct vaccel_tf_tensor *const *in_tensors, int nr_inputs,

@@ -71,7 +71,7 @@ int vaccel_tflite_tensor_take_data(struct vaccel_tflite_tensor *tensor, void **d
 
 int vaccel_tflite_model_load(struct vaccel_session *sess, struct vaccel_resource *model);
 
-int vaccel_tflite_model_run(struct vaccel_session *sess, const struct vaccel_resource *model,
+int vaccel_tflite_model_run(struct vaccel_session *sess, struct vaccel_resource *model,
 			    struct vaccel_tflite_tensor *const *in_tensors, int nr_inputs,
 			    struct vaccel_tflite_tensor **out_tensors, int nr_outputs,
 			    uint8_t *status);

@@ -75,7 +75,7 @@ int vaccel_torch_buffer_take_data(struct vaccel_torch_buffer *buffer, void **dat
 
 int vaccel_torch_model_load(struct vaccel_session *sess, struct vaccel_resource *model);
 
-int vaccel_torch_model_run(struct vaccel_session *sess, const struct vaccel_resource *model,
+int vaccel_torch_model_run(struct vaccel_session *sess, struct vaccel_resource *model,
 			   const struct vaccel_torch_buffer *run_options,
 			   struct vaccel_torch_tensor *const *in_tensor, int nr_read,
 			   struct vaccel_torch_tensor **out_tensor, int nr_write);
