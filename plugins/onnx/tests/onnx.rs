@@ -261,19 +261,3 @@ fn malformed_tensor_args_are_einval() {
         assert!(e.to_string().contains(want), "{want}: {e}");
     }
 }
-
-#[test]
-fn a_registered_imagenet_model_without_labels_names_its_classes() {
-    let s = session();
-    // The default classifier's file, registered as the session's own model, no labels.
-    let model = Resource::from_path(
-        support::assets().join("models/efficientnet-lite0.onnx"),
-        ResourceType::Model,
-    )
-    .unwrap();
-    s.register(&model).unwrap();
-    let photo = std::fs::read(support::assets().join("images/coffee.png")).unwrap();
-    let c = s.image_classify(&photo).unwrap();
-    assert!(c.text.ends_with("% espresso"), "{}", c.text);
-    assert_eq!(c.top[0].label, "espresso");
-}
