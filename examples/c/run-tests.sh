@@ -217,6 +217,29 @@ else
 	bad "C++ include and link" "$(cat "$out/cxx.log" 2>/dev/null)"
 fi
 
+# A Python binding built as upstream's is (CFFI over the preprocessed headers), in its own
+# virtualenv under the cache (cffi and setuptools from PyPI, installed on first use).
+py=""
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/vaccel/venv-cffi"
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import cffi, setuptools' 2>/dev/null; then
+	py="$venv/bin/python"
+elif python3 -m venv "$venv" >/dev/null 2>&1 && "$venv/bin/pip" install -q cffi setuptools >"$out/pip.log" 2>&1; then
+	py="$venv/bin/python"
+else
+	bad "python binding" "cannot set up a virtualenv with cffi: $(tail -c 400 "$out/pip.log" 2>/dev/null)"
+fi
+py_expect=("session: yes" "session is_virtio as expected: yes" "noop: yes" "resource from buffer: yes" \
+	"register: yes" "unregister: yes" "resource from a file, its path: yes" "genop noop: yes" \
+	"exec mytestfunc(21) = 42: yes" "classify: yes" "release: yes")
+if [ -n "$py" ] && [ -f "$assets/.complete" ]; then
+	mkdir -p "$out/cffi"
+	if "$py" "$here/../python/cffi_binding.py" "$out/cffi" "$lib" "$assets/images/chelsea.png" >"$out/python.out" 2>"$out/python.err"; then
+		expect python "${py_expect[@]}" "classification: 38.300% Egyptian cat"
+	else
+		bad "python binding" "$(tail -c 600 "$out/python.err")"
+	fi
+fi
+
 # The same programs through a vaccel-agent (rpc plugin) over unix and tcp: identical output.
 if [ -x "$prefix/bin/vaccel-agent" ] && [ -f "$assets/.complete" ]; then
 	agent_pids=()
@@ -253,6 +276,15 @@ if [ -x "$prefix/bin/vaccel-agent" ] && [ -f "$assets/.complete" ]; then
 			fi
 		done
 	done
+	# The Python binding through the agent, with a REMOTE session too.
+	if [ -n "$py" ]; then
+		if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_rpc.so" VACCEL_RPC_ADDRESS="unix://$sock" \
+			"$py" "$here/../python/cffi_binding.py" "$out/cffi" "$lib" "$img/chelsea.png" remote >"$out/python.out" 2>"$out/python.err"; then
+			expect python "${py_expect[@]}" "REMOTE session on the agent: yes" "REMOTE noop: yes"
+		else
+			bad "python binding, remote" "$(tail -c 600 "$out/python.err")"
+		fi
+	fi
 	# A REMOTE session, as upstream programs make it: bound to the transport, the agent
 	# told the hint without the REMOTE bit, is_virtio set, the agent's id in remote_id.
 	if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_rpc.so" VACCEL_RPC_ADDRESS="unix://$sock" \
