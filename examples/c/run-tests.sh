@@ -67,7 +67,7 @@ lib="$out/libmytestlib.so"
 
 build noop && run noop 10 && expect noop "Initialized session with id: " "noop: 10 call(s) ok"
 build exec && run exec "$lib" 3 && expect exec "exec: mytestfunc(21) = 42" \
-	"myfailingfunc returned VACCEL_EPERM" "missing symbol returned VACCEL_ENOENT"
+	"myfailingfunc returned VACCEL_EBACKEND" "missing symbol returned VACCEL_ENOSYS"
 build exec_generic && run exec_generic "$lib" && expect exec_generic "exec_generic: mytestfunc(21) = 42" \
 	"wrong symbol type returned VACCEL_EINVAL: vaccel_genop: exec: read arg 1 (symbol) must be string, got int32" \
 	"unknown op returned VACCEL_ENOTSUP"

@@ -112,7 +112,7 @@ fn genop_checks_op_and_args() {
 }
 
 #[test]
-fn exec_of_missing_library_is_enoent_naming_it() {
+fn exec_of_a_missing_library_is_einval_naming_it() {
     let rt = runtime(&[]).unwrap();
     let s = Session::new(&rt, 0).unwrap();
     let e = s
@@ -123,7 +123,8 @@ fn exec_of_missing_library_is_enoent_naming_it() {
             &mut Args::new(),
         )
         .unwrap_err();
-    assert_eq!(e.code(), code::ENOENT);
+    // Upstream's code for a library that cannot be opened (issue 12; ENOENT before).
+    assert_eq!(e.code(), code::EINVAL);
     assert!(e.to_string().contains("/nonexistent/libx.so"), "{e}");
 }
 
@@ -175,11 +176,13 @@ fn exec_and_exec_with_resource_run_real_code() {
         .unwrap();
     drop(w);
     assert_eq!(output, 42);
-    // Wrong arg count is the function's own EINVAL, passed through.
+    // The function's own failure (EINVAL for a wrong arg count) is EBACKEND, as upstream
+    // reports it (issue 12; it was passed through before), with its value in the message.
     let e = s
         .exec_with_resource(&res, "triple", &mut Args::new(), &mut Args::new())
         .unwrap_err();
-    assert_eq!(e.code(), 22);
+    assert_eq!(e.code(), code::EBACKEND);
+    assert!(e.to_string().contains("returned 22"), "{e}");
     s.unregister(&res).unwrap();
     assert_eq!(s.unregister(&res).unwrap_err().code(), code::ENOENT);
     res.check_releasable().unwrap();
@@ -489,4 +492,43 @@ fn relayed_errors_are_shown_as_they_are_whatever_the_plugin_type() {
         own.to_string(),
         "image_classify failed in plugin relay: no model"
     );
+}
+
+#[test]
+fn a_lib_resources_main_library_is_its_last_blob_after_its_dependencies() {
+    let dir = tempfile::tempdir().unwrap();
+    let dep = cc(dir.path(), "libdep", "int dep_value(void) { return 7; }");
+    let main = cc(
+        dir.path(),
+        "libmainlib",
+        r#"
+        #include <stddef.h>
+        #include <stdint.h>
+        struct vaccel_arg { void *buf; size_t size; uint32_t type; uint32_t id; _Bool owned; };
+        int seven(struct vaccel_arg *r, size_t nr, struct vaccel_arg *w, size_t nw) {
+            (void)r; (void)nr;
+            if (nw != 1) return 22;
+            *(int32_t *)w[0].buf = 7;
+            return 0;
+        }
+        "#,
+    );
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, 0).unwrap();
+    let run = |paths: &[&std::path::Path]| {
+        let res = Resource::from_paths(paths, ResourceType::Lib).unwrap();
+        s.register(&res).unwrap();
+        let mut out = 0i32;
+        let mut w = Args::new();
+        w.scalar_mut(&mut out);
+        let r = s.exec_with_resource(&res, "seven", &mut Args::new(), &mut w);
+        drop(w);
+        s.unregister(&res).unwrap();
+        r.map(|()| out)
+    };
+    // Upstream's order: dependencies first, the main library last.
+    assert_eq!(run(&[&dep, &main]).unwrap(), 7);
+    // The other way round the symbol is looked up in libdep: missing, ENOSYS.
+    let e = run(&[&main, &dep]).unwrap_err();
+    assert_eq!(e.code(), code::ENOSYS, "{e}");
 }

@@ -51,11 +51,43 @@ fn bind_mode_from_env() -> Result<BindMode> {
     }
 }
 
+/// A function's non-zero return is `VACCEL_EBACKEND` (upstream's code), its value in the
+/// message.
 fn check_status(rc: i32, what: &str) -> Result<()> {
     if rc == 0 {
         Ok(())
     } else {
-        Err(PluginError::new(rc, format!("{what} returned {rc}")))
+        Err(PluginError::new(
+            code::EBACKEND,
+            format!("{what} returned {rc}"),
+        ))
+    }
+}
+
+/// Upstream's codes for what goes wrong before the call: a library that cannot be opened
+/// is `VACCEL_EINVAL`, a missing symbol `VACCEL_ENOSYS` (the messages say which and why).
+fn as_code(c: i32) -> impl FnOnce(PluginError) -> PluginError {
+    move |e| PluginError::new(c, e.message)
+}
+
+/// `VACCEL_EXEC_DLCLOSE_ENABLED` (alias `VACCEL_EXEC_DLCLOSE`): close libraries after each
+/// call (`1`/`true`) or keep them open (`0`/`false`); unset or unreadable: `default`.
+fn dlclose_enabled(default: bool) -> bool {
+    let value = std::env::var("VACCEL_EXEC_DLCLOSE_ENABLED")
+        .or_else(|_| std::env::var("VACCEL_EXEC_DLCLOSE"))
+        .ok();
+    match value.as_deref().map(str::trim) {
+        Some("1") => true,
+        Some("0") => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            tracing::warn!(
+                "VACCEL_EXEC_DLCLOSE_ENABLED={v:?}: expected 1/0 or true/false; using {default}"
+            );
+            default
+        }
+        None => default,
     }
 }
 
@@ -90,7 +122,8 @@ impl Exec {
         if let Some(lib) = lock(&self.by_path).get(&key) {
             return Ok(lib.clone());
         }
-        let lib = Arc::new(NativeLibrary::open(&key, self.mode, false)?);
+        let lib =
+            Arc::new(NativeLibrary::open(&key, self.mode, false).map_err(as_code(code::EINVAL))?);
         Ok(lock(&self.by_path).entry(key).or_insert(lib).clone())
     }
 
@@ -128,15 +161,21 @@ impl Exec {
                 )));
             }
             let p = dir.join(b.name);
-            std::fs::write(&p, b.data)
+            // Written beside and renamed into place: a call still running code mapped from
+            // an earlier copy keeps its own inode intact.
+            let tmp = dir.join(format!(".{}.{}", b.name, std::process::id()));
+            std::fs::write(&tmp, b.data)
+                .and_then(|()| std::fs::rename(&tmp, &p))
                 .map_err(|e| PluginError::new(code::EIO, format!("{}: {e}", p.display())))?;
             paths.push(p);
         }
-        let deps = paths[1..]
+        // As upstream: the dependencies first, the main library last.
+        let (main, deps) = paths.split_last().expect("at least one blob");
+        let deps = deps
             .iter()
-            .map(|p| NativeLibrary::open(p, self.mode, true))
+            .map(|p| NativeLibrary::open(p, self.mode, true).map_err(as_code(code::EINVAL)))
             .collect::<Result<Vec<_>>>()?;
-        let primary = NativeLibrary::open(&paths[0], self.mode, false)?;
+        let primary = NativeLibrary::open(main, self.mode, false).map_err(as_code(code::EINVAL))?;
         tracing::debug!(resource = call.resource.id, dir = %dir.display(), "unpacked LIB resource");
         let loaded = Arc::new(LoadedResource {
             primary,
@@ -172,15 +211,22 @@ impl Plugin for Exec {
     fn exec(&self, ctx: &Ctx<'_>, mut call: ExecCall<'_>) -> Result<()> {
         let (library, symbol) = (call.library.as_str(), call.symbol.as_str());
         let lib = self.library(library)?;
-        let f = lib.exec_fn(symbol)?;
+        let f = lib.exec_fn(symbol).map_err(as_code(code::ENOSYS))?;
         tracing::debug!(session = ctx.session_id, library, symbol, "exec");
         let rc = f.call(&mut call.read, &mut call.write);
+        if dlclose_enabled(false) {
+            // Closed when the last call using it lets go.
+            lock(&self.by_path).remove(Path::new(library));
+        }
         check_status(rc, &format!("{library}:{symbol}"))
     }
 
     fn exec_with_resource(&self, ctx: &Ctx<'_>, mut call: ExecResourceCall<'_>) -> Result<()> {
         let loaded = self.resource_library(&call)?;
-        let f = loaded.primary.exec_fn(call.symbol)?;
+        let f = loaded
+            .primary
+            .exec_fn(call.symbol)
+            .map_err(as_code(code::ENOSYS))?;
         tracing::debug!(
             session = ctx.session_id,
             resource = call.resource.id,
@@ -188,6 +234,12 @@ impl Plugin for Exec {
             "exec_with_resource"
         );
         let rc = f.call(&mut call.read, &mut call.write);
+        if dlclose_enabled(true) {
+            // As upstream, a resource's libraries are closed after each call by default
+            // (unpacked again from the cache next time); closed when the last call using
+            // them lets go.
+            lock(&self.by_hash).retain(|_, r| !Arc::ptr_eq(r, &loaded));
+        }
         check_status(
             rc,
             &format!("resource {}:{}", call.resource.id, call.symbol),
