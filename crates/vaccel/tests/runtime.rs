@@ -57,7 +57,8 @@ fn debug_hint_binds_noop_which_says_so() {
     let s = Session::new(&rt, plugin_type::DEBUG).unwrap();
     assert_eq!(s.plugin().name(), "noop");
     let out = s.image_classify(b"not really an image").unwrap();
-    assert!(out.text.contains("noop plugin"), "{}", out.text);
+    // Upstream's dummy text (issue 12; ours said "noop plugin" before): still plainly a dummy.
+    assert!(out.text.contains("dummy"), "{}", out.text);
 }
 
 #[test]
@@ -231,7 +232,7 @@ fn dynamic_noop_replaces_builtin_and_is_reported_dynamic() {
     let s = Session::new(&rt, 0).unwrap();
     assert_eq!(s.plugin().name(), "noop");
     let out = s.image_classify(b"x").unwrap();
-    assert!(out.text.contains("noop plugin"));
+    assert!(out.text.contains("dummy"), "{}", out.text);
 }
 
 #[test]
@@ -531,4 +532,36 @@ fn a_lib_resources_main_library_is_its_last_blob_after_its_dependencies() {
     // The other way round the symbol is looked up in libdep: missing, ENOSYS.
     let e = run(&[&main, &dep]).unwrap_err();
     assert_eq!(e.code(), code::ENOSYS, "{e}");
+}
+
+#[test]
+fn the_noop_plugin_gives_upstreams_dummy_outputs() {
+    let rt = runtime(&[]).unwrap();
+    let s = Session::new(&rt, plugin_type::DEBUG).unwrap();
+    assert_eq!(s.plugin().name(), "noop");
+    let c = s.image_classify(b"anything").unwrap();
+    assert_eq!(c.text, "This is a dummy classification tag!");
+    assert_eq!(c.imgname, "This is a dummy imgname!");
+    let mut out = [0.0; 3];
+    assert_eq!(
+        s.minmax(&[5.0, 1.0, 9.0], 0, 10, &mut out).unwrap(),
+        (-1.0, 10000.0)
+    );
+    assert_eq!(out, [5.0, 1.0, 9.0]);
+    let (a, b) = ([1.0f32, 2.0], [10.0f32, 20.0]);
+    let (mut c, mut add, mut mult) = ([0f32; 2], [0f32; 2], [0f32; 2]);
+    s.fpga_mmult(&a, &b, &mut c).unwrap();
+    assert_eq!(c, [9.1, 9.1]);
+    s.fpga_parallel(&a, &b, &mut add, &mut mult).unwrap();
+    assert_eq!((add, mult), ([11.0, 22.0], [1.0, 1.0]));
+    // exec echoes the first int arg into the first output.
+    let input = [7i32, 8];
+    let mut output = [0i32; 2];
+    let mut r = Args::new();
+    r.slice(&input);
+    let mut w = Args::new();
+    w.slice_mut(&mut output);
+    s.exec("/any/lib.so", "f", &mut r, &mut w).unwrap();
+    drop(w);
+    assert_eq!(output, [7, 8]);
 }
