@@ -38,7 +38,9 @@ fn read_file(path: &Path) -> Result<HostBlob> {
     Ok(HostBlob::new(name, data.into()))
 }
 
-/// The blobs of a file or directory, each with the file it was read from.
+/// The blobs of a file or directory, each with the file it was read from. A directory is
+/// read recursively, as upstream does: its regular files, in path order, each a blob
+/// named by its file name.
 fn blobs_of_path(path: &Path) -> Result<Vec<(HostBlob, PathBuf)>> {
     let meta = std::fs::metadata(path).map_err(|source| Error::Io {
         path: path.into(),
@@ -47,20 +49,39 @@ fn blobs_of_path(path: &Path) -> Result<Vec<(HostBlob, PathBuf)>> {
     if !meta.is_dir() {
         return Ok(vec![(read_file(path)?, path.to_owned())]);
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| Error::Io {
-            path: path.into(),
-            source,
-        })?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
+    let mut files = Vec::new();
+    collect_files(path, &mut files, 0)?;
     files.sort();
     if files.is_empty() {
         return Err(Error::EmptyDirectory { path: path.into() });
     }
     files.into_iter().map(|p| Ok((read_file(&p)?, p))).collect()
+}
+
+/// Most directory levels followed below a resource's directory (a guard against loops
+/// through symbolic links and runaway trees).
+const MAX_DEPTH: usize = 32;
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(Error::Invalid(format!(
+            "{} is more than {MAX_DEPTH} directories deep",
+            dir.display()
+        )));
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.into(),
+        source,
+    })?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let p = entry.path();
+        if p.is_dir() {
+            collect_files(&p, out, depth + 1)?;
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(())
 }
 
 impl Resource {
@@ -85,8 +106,8 @@ impl Resource {
         }
     }
 
-    /// A resource from a file (one blob) or a directory (one blob per regular file in it,
-    /// sorted by name; subdirectories are skipped).
+    /// A resource from a file (one blob) or a directory (one blob per regular file in it
+    /// and its subdirectories, in path order).
     ///
     /// # Errors
     /// [`Error::Io`] naming the path; [`Error::EmptyDirectory`].

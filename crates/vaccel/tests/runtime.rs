@@ -565,3 +565,23 @@ fn the_noop_plugin_gives_upstreams_dummy_outputs() {
     drop(w);
     assert_eq!(output, [7, 8]);
 }
+
+#[test]
+fn a_directory_resource_is_read_recursively() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sub/deeper")).unwrap();
+    std::fs::write(dir.path().join("a.txt"), b"a").unwrap();
+    std::fs::write(dir.path().join("sub/b.txt"), b"bb").unwrap();
+    std::fs::write(dir.path().join("sub/deeper/c.txt"), b"ccc").unwrap();
+    let r = Resource::from_path(dir.path(), ResourceType::Data).unwrap();
+    let names: Vec<&str> = r.blobs().iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["a.txt", "b.txt", "c.txt"],
+        "path order: a, sub/b, sub/deeper/c"
+    );
+    assert_eq!(
+        r.blob_paths()[2].as_deref(),
+        Some(dir.path().join("sub/deeper/c.txt").as_path())
+    );
+}
