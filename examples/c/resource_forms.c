@@ -1,5 +1,6 @@
 /* resource_forms: resources from blobs and buffers, the allocated forms, a resource's
- * directory, sync. Usage: resource_forms DIR (a directory holding at least one file) */
+ * directory, sync, and (given a URL) a resource downloaded from it.
+ * Usage: resource_forms DIR [URL]  (DIR holds at least one file) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,19 @@ int main(int argc, char **argv)
 	vaccel_resource_register(&dir, &sess);
 	printf("sync, local: %s\n", vaccel_resource_sync(&dir, &sess) == VACCEL_OK ? "ok" : "failed");
 	printf("sync, not registered: %s\n", vaccel_resource_sync(&fromblobs, &sess) == VACCEL_ENOENT ? "VACCEL_ENOENT" : "other");
+	if (argc > 2) {
+		struct vaccel_resource web = { .id = 0 };
+		int rc = vaccel_resource_init(&web, argv[2], VACCEL_RESOURCE_DATA);
+		printf("from a URL: %s\n", rc == VACCEL_OK && web.path_type == VACCEL_PATH_REMOTE_FILE &&
+						   web.nr_blobs == 1 && web.blobs[0]->path == NULL &&
+						   web.blobs[0]->size > 0
+						   ? "yes"
+						   : "no");
+		if (rc == VACCEL_OK) {
+			printf("downloaded blob name: %s\n", web.blobs[0]->name);
+			vaccel_resource_release(&web);
+		}
+	}
 	vaccel_resource_unregister(&dir, &sess);
 	vaccel_resource_release(&dir);
 	vaccel_resource_delete(heap2);

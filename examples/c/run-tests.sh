@@ -143,9 +143,17 @@ build blob && run blob "$here/blob.c" "$out/blobs" && expect blob "file: type MA
 	"persisted: type MAPPED, name kept.bin, on disk: yes, same bytes: yes" "a taken name gets a suffix: yes" \
 	"persist twice: VACCEL_EEXIST" "valid: yes" "release removes the file: yes" "released is not valid: yes" \
 	"release twice: VACCEL_EINVAL" "no name: VACCEL_EINVAL"
-build resource_forms && run resource_forms "$out/blobs" && expect resource_forms "from blobs: yes (copied)" \
+# A local web server for the URL resource (Python's, on a free port of 127.0.0.1).
+web_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$web_port" --bind 127.0.0.1 --directory "$out/blobs" >/dev/null 2>&1 &
+web_pid=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$web_port") 2>/dev/null && break; sleep 0.1; done
+build resource_forms && run resource_forms "$out/blobs" "http://127.0.0.1:$web_port/one.txt" \
+	&& expect resource_forms "from blobs: yes (copied)" \
 	"from_buf (allocated): yes" "multi_new of a directory: yes" "directory: yes" "directory, allocated: yes" \
-	"directory of a buffer resource: VACCEL_ENOTSUP" "sync, local: ok" "sync, not registered: VACCEL_ENOENT"
+	"directory of a buffer resource: VACCEL_ENOTSUP" "sync, local: ok" "sync, not registered: VACCEL_ENOENT" \
+	"from a URL: yes" "downloaded blob name: one.txt"
+kill "$web_pid" 2>/dev/null; wait "$web_pid" 2>/dev/null
 if build slog && VACCEL_LOG_LEVEL=3 run slog; then
 	if grep -qF "slog error: 42 3.50 text 1234567890123" "$out/slog.err" && grep -qF "slog info: ok" "$out/slog.err" \
 		&& grep -qF "macro info: 7" "$out/slog.err"; then ok "slog_print (variadic) reaches the logger"

@@ -66,6 +66,7 @@ const BLOB_FILE: u32 = 0;
 const BLOB_BUFFER: u32 = 1;
 const PATH_LOCAL_FILE: u32 = 0;
 const PATH_LOCAL_DIR: u32 = 1;
+const PATH_REMOTE_FILE: u32 = 2;
 
 /// A `malloc`ed copy of `bytes` with a NUL (NULL when out of memory).
 fn c_dup(bytes: &[u8]) -> *mut c_char {
@@ -106,7 +107,12 @@ fn fill_c_fields(res: &mut CResource, r: &Resource) -> CResult {
         c_dup(paths[i].as_os_str().as_encoded_bytes())
     })?;
     res.nr_paths = paths.len();
+    let is_url = |p: &std::path::PathBuf| {
+        p.to_str()
+            .is_some_and(|s| s.starts_with("http://") || s.starts_with("https://"))
+    };
     res.path_type = match paths {
+        _ if paths.iter().any(is_url) => PATH_REMOTE_FILE,
         [one] if one.is_dir() => PATH_LOCAL_DIR,
         _ => PATH_LOCAL_FILE,
     };

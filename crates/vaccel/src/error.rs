@@ -156,6 +156,14 @@ pub enum Error {
     /// This library does not do what was asked (the message says what). `ENOTSUP`.
     #[error("{0}")]
     NotOffered(String),
+    /// A URL resource could not be downloaded. `EIO`.
+    #[error("cannot download {url}: {reason}")]
+    Download {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// Something exists already (the message says what). `EEXIST`.
     #[error("{0}")]
     Exists(String),
@@ -219,6 +227,7 @@ impl Error {
             Error::Backend(_) => code::EBACKEND,
             Error::ResourceBusy { .. } => code::EBUSY,
             Error::OutOfRange(_) => code::ERANGE,
+            Error::Download { .. } => code::EIO,
         }
     }
 }

@@ -38,6 +38,50 @@ fn read_file(path: &Path) -> Result<HostBlob> {
     Ok(HostBlob::new(name, data.into()))
 }
 
+/// Most bytes one URL resource may download (more is refused, not truncated).
+pub const MAX_DOWNLOAD: u64 = 1 << 30;
+
+/// Whether a resource path is a URL to download.
+fn is_url(p: &Path) -> bool {
+    p.to_str()
+        .is_some_and(|s| s.starts_with("http://") || s.starts_with("https://"))
+}
+
+/// Download a URL as one blob named by the last segment of its path (as upstream names
+/// downloaded files). Timeouts: 10 s to connect, 5 minutes in all.
+fn download(url: &str) -> Result<HostBlob> {
+    use std::io::Read;
+    let failed = |reason: String| Error::Download {
+        url: url.into(),
+        reason,
+    };
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(300))
+        .build();
+    let response = agent.get(url).call().map_err(|e| failed(e.to_string()))?;
+    let mut data = Vec::new();
+    response
+        .into_reader()
+        .take(MAX_DOWNLOAD + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| failed(e.to_string()))?;
+    if data.len() as u64 > MAX_DOWNLOAD {
+        return Err(failed(format!("larger than {MAX_DOWNLOAD} bytes")));
+    }
+    if data.is_empty() {
+        return Err(failed("empty response".into()));
+    }
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+        .unwrap_or("download")
+        .to_string();
+    Ok(HostBlob::new(name, data.into()))
+}
+
 /// The blobs of a file or directory, each with the file it was read from. A directory is
 /// read recursively, as upstream does: its regular files, in path order, each a blob
 /// named by its file name.
@@ -115,7 +159,8 @@ impl Resource {
         Self::from_paths(&[path.as_ref()], resource_type)
     }
 
-    /// A resource from several files and/or directories, blobs in the order given.
+    /// A resource from several files, directories and/or `http://` / `https://` URLs
+    /// (each downloaded now, at most [`MAX_DOWNLOAD`] bytes), blobs in the order given.
     ///
     /// # Errors
     /// As [`Resource::from_path`]; [`Error::NoPaths`] for an empty list.
@@ -128,7 +173,13 @@ impl Resource {
         }
         let (mut blobs, mut blob_paths) = (Vec::new(), Vec::new());
         for p in paths {
-            for (blob, file) in blobs_of_path(p.as_ref())? {
+            let p = p.as_ref();
+            if is_url(p) {
+                blobs.push(download(&p.to_string_lossy())?);
+                blob_paths.push(None);
+                continue;
+            }
+            for (blob, file) in blobs_of_path(p)? {
                 blobs.push(blob);
                 blob_paths.push(Some(file));
             }

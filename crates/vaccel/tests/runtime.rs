@@ -585,3 +585,40 @@ fn a_directory_resource_is_read_recursively() {
         Some(dir.path().join("sub/deeper/c.txt").as_path())
     );
 }
+
+/// A one-shot HTTP server on 127.0.0.1 answering every request with `status` and `body`;
+/// the URL of `path` on it.
+fn serve(status: &'static str, body: &'static [u8], path: &str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut req = [0u8; 2048];
+            let _ = s.read(&mut req);
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+        }
+    });
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+#[test]
+fn a_url_resource_is_downloaded_and_a_failed_download_is_eio_naming_it() {
+    let url = serve("200 OK", b"model bytes", "/models/net.onnx?x=1");
+    let r = Resource::from_path(&url, ResourceType::Model).unwrap();
+    assert_eq!(r.blobs()[0].name, "net.onnx");
+    assert_eq!(&*r.blobs()[0].data, b"model bytes");
+    assert_eq!(r.blob_paths()[0], None);
+    let missing = serve("404 Not Found", b"no", "/gone.bin");
+    let e = Resource::from_path(&missing, ResourceType::Data).unwrap_err();
+    assert_eq!(e.code(), code::EIO);
+    assert!(
+        e.to_string().contains(&missing) && e.to_string().contains("404"),
+        "{e}"
+    );
+}
