@@ -22,6 +22,8 @@ install -m 0755 "$tdir/libvaccel.so" "$prefix/lib/libvaccel.so.0"
 ln -sf libvaccel.so.0 "$prefix/lib/libvaccel.so"
 install -m 0644 "$tdir/libvaccel.a" "$prefix/lib/libvaccel.a"
 install -m 0755 "$tdir"/libvaccel_{noop,exec,blas,onnx,rpc}.so "$prefix/lib/vaccel/"
+# Upstream's file names too (libvaccel-<name>.so), for configurations written for it.
+for p in noop exec blas onnx rpc; do ln -sf "libvaccel_$p.so" "$prefix/lib/vaccel/libvaccel-$p.so"; done
 install -m 0644 crates/vaccel-capi/include/vaccel.h "$prefix/include/"
 install -m 0644 crates/vaccel-capi/include/vaccel/*.h "$prefix/include/vaccel/"
 install -m 0644 crates/vaccel-capi/include/vaccel/utils/*.h "$prefix/include/vaccel/utils/"

@@ -313,6 +313,13 @@ else
 	bad "noop with dynamic noop plugin" "$(cat "$out/noop.err")"
 fi
 
+# Our plugins answer to upstream's file names too.
+if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel-noop.so" "$out/noop" 1 >"$out/noop.out" 2>"$out/noop.err"; then
+	expect noop "noop: 1 call(s) ok"
+else
+	bad "noop as libvaccel-noop.so" "$(cat "$out/noop.err")"
+fi
+
 # A bad VACCEL_PLUGINS entry fails every call with a message naming it, never a crash.
 VACCEL_PLUGINS=/nonexistent/libvaccel_x.so "$out/noop" 1 >"$out/noop.out" 2>"$out/noop.err"
 rc=$?
