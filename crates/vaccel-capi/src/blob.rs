@@ -394,40 +394,12 @@ pub unsafe extern "C" fn vaccel_blob_valid(blob: *const CBlob) -> bool {
     })
 }
 
-/// A calloc'ed blob filled by `init` (freed again when `init` fails), stored in `*out`.
-///
-/// # Safety
-/// `out` NULL or writable.
-unsafe fn new_with(
-    what: &str,
-    out: *mut *mut CBlob,
-    init: impl FnOnce(*mut CBlob) -> c_int,
-) -> c_int {
-    if out.is_null() {
-        return guard(what, || Err(null("blob")));
-    }
-    // SAFETY: calloc of one zeroed blob; checked.
-    let p = unsafe { libc::calloc(1, size_of::<CBlob>()) }.cast::<CBlob>();
-    if p.is_null() {
-        return guard(what, || Err(Error::Invalid("out of memory".into())));
-    }
-    let rc = init(p);
-    if rc != 0 {
-        // SAFETY: calloc'ed above; init kept nothing.
-        unsafe { libc::free(p.cast()) };
-        return rc;
-    }
-    // SAFETY: writable per the contract.
-    unsafe { out.write(p) };
-    0
-}
-
 /// # Safety
 /// As `vaccel_blob_init`, `blob` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vaccel_blob_new(blob: *mut *mut CBlob, path: *const c_char) -> c_int {
     // SAFETY: per the contract; a fresh zeroed blob.
-    unsafe { new_with("vaccel_blob_new", blob, |b| vaccel_blob_init(b, path)) }
+    unsafe { crate::state::new_with("vaccel_blob_new", blob, |b| vaccel_blob_init(b, path)) }
 }
 
 /// # Safety
@@ -444,7 +416,7 @@ pub unsafe extern "C" fn vaccel_blob_from_buf(
 ) -> c_int {
     // SAFETY: per the contract; a fresh zeroed blob.
     unsafe {
-        new_with("vaccel_blob_from_buf", blob, |b| {
+        crate::state::new_with("vaccel_blob_from_buf", blob, |b| {
             vaccel_blob_init_from_buf(b, buf, size, own, name, dir, randomize)
         })
     }
@@ -455,10 +427,5 @@ pub unsafe extern "C" fn vaccel_blob_from_buf(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vaccel_blob_delete(blob: *mut CBlob) -> c_int {
     // SAFETY: per the contract.
-    let rc = unsafe { vaccel_blob_release(blob) };
-    if rc == 0 {
-        // SAFETY: calloc'ed by a `_new` function, released just above.
-        unsafe { libc::free(blob.cast()) };
-    }
-    rc
+    unsafe { crate::state::delete_with(blob, |p| vaccel_blob_release(p)) }
 }

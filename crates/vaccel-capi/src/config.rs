@@ -2,11 +2,11 @@
 //! is the caller's struct holding malloc'ed copies of its strings; `vaccel_config()` is the
 //! one in force, kept current at every bootstrap.
 
-use crate::state::{CResult, guard, null, obj, obj_mut};
+use crate::state::{CResult, guard, obj, obj_mut};
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use vaccel_rt::{Config, Error};
+use vaccel_rt::Config;
 
 /// `struct vaccel_config`: upstream's layout (32 bytes).
 #[repr(C)]
@@ -178,34 +178,6 @@ pub unsafe extern "C" fn vaccel_config_release(config: *mut CConfig) -> c_int {
     })
 }
 
-/// A calloc'ed config filled by `init`, stored in `*out` (freed again when `init` fails).
-///
-/// # Safety
-/// `out` NULL or writable.
-unsafe fn new_with(
-    what: &str,
-    out: *mut *mut CConfig,
-    init: impl FnOnce(*mut CConfig) -> c_int,
-) -> c_int {
-    if out.is_null() {
-        return guard(what, || Err(null("config")));
-    }
-    // SAFETY: calloc of one zeroed config; checked for NULL.
-    let p = unsafe { libc::calloc(1, size_of::<CConfig>()) }.cast::<CConfig>();
-    if p.is_null() {
-        return guard(what, || Err(Error::Invalid("out of memory".into())));
-    }
-    let rc = init(p);
-    if rc != 0 {
-        // SAFETY: calloc'ed above; init kept nothing.
-        unsafe { libc::free(p.cast()) };
-        return rc;
-    }
-    // SAFETY: writable per the contract.
-    unsafe { out.write(p) };
-    0
-}
-
 /// # Safety
 /// As `vaccel_config_init`, `config` writable.
 #[unsafe(no_mangle)]
@@ -219,7 +191,7 @@ pub unsafe extern "C" fn vaccel_config_new(
 ) -> c_int {
     // SAFETY: per the contract; the config is a fresh zeroed struct.
     unsafe {
-        new_with("vaccel_config_new", config, |c| {
+        crate::state::new_with("vaccel_config_new", config, |c| {
             vaccel_config_init(
                 c,
                 plugins,
@@ -238,7 +210,7 @@ pub unsafe extern "C" fn vaccel_config_new(
 pub unsafe extern "C" fn vaccel_config_from_env(config: *mut *mut CConfig) -> c_int {
     // SAFETY: per the contract; the config is a fresh zeroed struct.
     unsafe {
-        new_with("vaccel_config_from_env", config, |c| {
+        crate::state::new_with("vaccel_config_from_env", config, |c| {
             vaccel_config_init_from_env(c)
         })
     }
@@ -253,7 +225,7 @@ pub unsafe extern "C" fn vaccel_config_from(
 ) -> c_int {
     // SAFETY: per the contract; the config is a fresh zeroed struct.
     unsafe {
-        new_with("vaccel_config_from", config, |c| {
+        crate::state::new_with("vaccel_config_from", config, |c| {
             vaccel_config_init_from(c, src)
         })
     }
@@ -264,12 +236,7 @@ pub unsafe extern "C" fn vaccel_config_from(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vaccel_config_delete(config: *mut CConfig) -> c_int {
     // SAFETY: per the contract.
-    let rc = unsafe { vaccel_config_release(config) };
-    if rc == 0 {
-        // SAFETY: calloc'ed by a `_new` / `_from` function, released just above.
-        unsafe { libc::free(config.cast()) };
-    }
-    rc
+    unsafe { crate::state::delete_with(config, |p| vaccel_config_release(p)) }
 }
 
 /// Log a config's fields at debug level.

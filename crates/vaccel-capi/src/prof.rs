@@ -261,20 +261,12 @@ pub unsafe extern "C" fn vaccel_prof_regions_start_by_name(
     n: c_int,
     name: *const c_char,
 ) -> c_int {
-    if !matches!(enabled(), Ok(true)) {
-        return 0;
+    // SAFETY: per the contract; the region found is the caller's.
+    unsafe {
+        with_named("vaccel_prof_regions_start_by_name", r, n, name, |x| {
+            vaccel_prof_region_start(x)
+        })
     }
-    let mut at: *mut CRegion = std::ptr::null_mut();
-    let found = guard("vaccel_prof_regions_start_by_name", || {
-        // SAFETY: per the contract.
-        at = unsafe { by_name(regions(r, n)?, name) }?;
-        Ok(())
-    });
-    if found != 0 {
-        return found;
-    }
-    // SAFETY: a region of the caller's array, found just now.
-    unsafe { vaccel_prof_region_start(at) }
 }
 
 /// # Safety
@@ -285,20 +277,35 @@ pub unsafe extern "C" fn vaccel_prof_regions_stop_by_name(
     n: c_int,
     name: *const c_char,
 ) -> c_int {
+    // SAFETY: per the contract; the region found is the caller's.
+    unsafe {
+        with_named("vaccel_prof_regions_stop_by_name", r, n, name, |x| {
+            vaccel_prof_region_stop(x)
+        })
+    }
+}
+
+/// Run `f` on the last region of the array called `name` (nothing while profiling is off).
+///
+/// # Safety
+/// `r` NULL or valid for `n` regions; `name` NULL or NUL-terminated.
+unsafe fn with_named(
+    what: &str,
+    r: *mut CRegion,
+    n: c_int,
+    name: *const c_char,
+    f: impl FnOnce(*mut CRegion) -> c_int,
+) -> c_int {
     if !matches!(enabled(), Ok(true)) {
         return 0;
     }
-    let mut at: *const CRegion = std::ptr::null();
-    let found = guard("vaccel_prof_regions_stop_by_name", || {
+    let mut at: *mut CRegion = std::ptr::null_mut();
+    let found = guard(what, || {
         // SAFETY: per the contract.
         at = unsafe { by_name(regions(r, n)?, name) }?;
         Ok(())
     });
-    if found != 0 {
-        return found;
-    }
-    // SAFETY: a region of the caller's array, found just now.
-    unsafe { vaccel_prof_region_stop(at) }
+    if found != 0 { found } else { f(at) }
 }
 
 /// The lines `print_all` shows: `[prof] NAME: total_time: T nsec nr_entries: N` for each

@@ -54,34 +54,6 @@ pub unsafe extern "C" fn vaccel_resource_init_from_blobs(
     })
 }
 
-/// `calloc` a resource, fill it with `init`, store it in `*out` (freed when `init` fails).
-///
-/// # Safety
-/// `out` NULL or writable.
-unsafe fn new_with(
-    what: &str,
-    out: *mut *mut CResource,
-    init: impl FnOnce(*mut CResource) -> c_int,
-) -> c_int {
-    if out.is_null() {
-        return guard(what, || Err(null("res")));
-    }
-    // SAFETY: calloc of one zeroed resource; checked.
-    let p = unsafe { libc::calloc(1, size_of::<CResource>()) }.cast::<CResource>();
-    if p.is_null() {
-        return guard(what, || Err(Error::Invalid("out of memory".into())));
-    }
-    let rc = init(p);
-    if rc != 0 {
-        // SAFETY: calloc'ed above, not published.
-        unsafe { libc::free(p.cast()) };
-        return rc;
-    }
-    // SAFETY: writable per the contract.
-    unsafe { out.write(p) };
-    0
-}
-
 /// # Safety
 /// As `vaccel_resource_init_multi`, `res` writable.
 #[unsafe(no_mangle)]
@@ -93,7 +65,7 @@ pub unsafe extern "C" fn vaccel_resource_multi_new(
 ) -> c_int {
     // SAFETY: per the contract; a fresh zeroed resource.
     unsafe {
-        new_with("vaccel_resource_multi_new", res, |r| {
+        crate::state::new_with("vaccel_resource_multi_new", res, |r| {
             crate::resource::vaccel_resource_init_multi(r, paths, nr_paths, type_)
         })
     }
@@ -112,7 +84,7 @@ pub unsafe extern "C" fn vaccel_resource_from_buf(
 ) -> c_int {
     // SAFETY: per the contract; a fresh zeroed resource.
     unsafe {
-        new_with("vaccel_resource_from_buf", res, |r| {
+        crate::state::new_with("vaccel_resource_from_buf", res, |r| {
             crate::resource::vaccel_resource_init_from_buf(
                 r, buf, nr_bytes, type_, filename, mem_only,
             )
@@ -131,7 +103,7 @@ pub unsafe extern "C" fn vaccel_resource_from_blobs(
 ) -> c_int {
     // SAFETY: per the contract; a fresh zeroed resource.
     unsafe {
-        new_with("vaccel_resource_from_blobs", res, |r| {
+        crate::state::new_with("vaccel_resource_from_blobs", res, |r| {
             vaccel_resource_init_from_blobs(r, blobs, nr, type_)
         })
     }

@@ -371,6 +371,48 @@ pub unsafe extern "C" fn vaccel_log_write(level: c_int, msg: *const c_char) {
     });
 }
 
+/// `_new`: a calloc'ed `T` initialised by `init` (freed again when that fails), stored in
+/// `*out`.
+///
+/// # Safety
+/// `out` NULL or writable; `init` initialises a zeroed `T` in place.
+pub(crate) unsafe fn new_with<T>(
+    what: &str,
+    out: *mut *mut T,
+    init: impl FnOnce(*mut T) -> c_int,
+) -> c_int {
+    if out.is_null() {
+        return guard(what, || Err(null("output pointer")));
+    }
+    // SAFETY: calloc of one zeroed T; checked for NULL.
+    let p = unsafe { libc::calloc(1, size_of::<T>()) }.cast::<T>();
+    if p.is_null() {
+        return guard(what, || Err(Error::Invalid("out of memory".into())));
+    }
+    let rc = init(p);
+    if rc != 0 {
+        // SAFETY: calloc'ed just above; `init` failed and kept nothing.
+        unsafe { libc::free(p.cast()) };
+        return rc;
+    }
+    // SAFETY: writable per the contract.
+    unsafe { out.write(p) };
+    0
+}
+
+/// `_delete`: `release` it, then free the struct `_new` allocated.
+///
+/// # Safety
+/// `p` NULL or from the matching `_new`.
+pub(crate) unsafe fn delete_with<T>(p: *mut T, release: impl FnOnce(*mut T) -> c_int) -> c_int {
+    let rc = release(p);
+    if rc == 0 {
+        // SAFETY: from the matching `_new` (calloc), released just above.
+        unsafe { libc::free(p.cast()) };
+    }
+    rc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

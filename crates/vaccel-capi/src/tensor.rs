@@ -555,44 +555,6 @@ pub unsafe extern "C" fn vaccel_tf_status_release(status: *mut TfStatus) -> c_in
     })
 }
 
-/// `_new`: a calloc'ed `T` initialised by `init` (freed again when that fails), stored in
-/// `*out`.
-///
-/// # Safety
-/// `out` NULL or writable; `init` initialises a zeroed `T` in place.
-unsafe fn new_with<T>(what: &str, out: *mut *mut T, init: impl FnOnce(*mut T) -> c_int) -> c_int {
-    if out.is_null() {
-        return guard(what, || Err(crate::state::null("output pointer")));
-    }
-    // SAFETY: calloc of one zeroed T; checked for NULL.
-    let p = unsafe { libc::calloc(1, size_of::<T>()) }.cast::<T>();
-    if p.is_null() {
-        return guard(what, || Err(oom()));
-    }
-    let rc = init(p);
-    if rc != 0 {
-        // SAFETY: calloc'ed just above; `init` failed and kept nothing.
-        unsafe { libc::free(p.cast()) };
-        return rc;
-    }
-    // SAFETY: writable per the contract.
-    unsafe { out.write(p) };
-    0
-}
-
-/// `_delete`: `release` it, then free the struct `_new` allocated.
-///
-/// # Safety
-/// `p` NULL or from the matching `_new`.
-unsafe fn delete_with<T>(p: *mut T, release: impl FnOnce(*mut T) -> c_int) -> c_int {
-    let rc = release(p);
-    if rc == 0 {
-        // SAFETY: from the matching `_new` (calloc), released just above.
-        unsafe { libc::free(p.cast()) };
-    }
-    rc
-}
-
 /// # Safety
 /// `node` NULL or writable; `name` NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
@@ -603,7 +565,7 @@ pub unsafe extern "C" fn vaccel_tf_node_new(
 ) -> c_int {
     // SAFETY: per the contract; the node is a fresh zeroed struct.
     unsafe {
-        new_with("vaccel_tf_node_new", node, |n| {
+        crate::state::new_with("vaccel_tf_node_new", node, |n| {
             vaccel_tf_node_init(n, name, id)
         })
     }
@@ -614,7 +576,7 @@ pub unsafe extern "C" fn vaccel_tf_node_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vaccel_tf_node_delete(node: *mut TfNode) -> c_int {
     // SAFETY: per the contract.
-    unsafe { delete_with(node, |n| vaccel_tf_node_release(n)) }
+    unsafe { crate::state::delete_with(node, |n| vaccel_tf_node_release(n)) }
 }
 
 /// # Safety
@@ -627,7 +589,7 @@ pub unsafe extern "C" fn vaccel_tf_status_new(
 ) -> c_int {
     // SAFETY: per the contract; the status is a fresh zeroed struct.
     unsafe {
-        new_with("vaccel_tf_status_new", status, |s| {
+        crate::state::new_with("vaccel_tf_status_new", status, |s| {
             vaccel_tf_status_init(s, code, message)
         })
     }
@@ -638,5 +600,5 @@ pub unsafe extern "C" fn vaccel_tf_status_new(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vaccel_tf_status_delete(status: *mut TfStatus) -> c_int {
     // SAFETY: per the contract.
-    unsafe { delete_with(status, |s| vaccel_tf_status_release(s)) }
+    unsafe { crate::state::delete_with(status, |s| vaccel_tf_status_release(s)) }
 }
