@@ -62,6 +62,32 @@ AT(struct vaccel_arg_list, curr_idx, 16);
 AT(struct vaccel_arg_list, idcs_allocated_space, 24);
 
 SIZE(struct vaccel_list_entry, 16);
+
+SIZE(struct vaccel_op, 24);
+AT(struct vaccel_op, type, 0);
+AT(struct vaccel_op, func, 8);
+AT(struct vaccel_op, owner, 16);
+
+SIZE(struct vaccel_plugin_info, 96);
+AT(struct vaccel_plugin_info, name, 0);
+AT(struct vaccel_plugin_info, version, 8);
+AT(struct vaccel_plugin_info, vaccel_version, 16);
+AT(struct vaccel_plugin_info, init, 24);
+AT(struct vaccel_plugin_info, fini, 32);
+AT(struct vaccel_plugin_info, is_virtio, 40);
+AT(struct vaccel_plugin_info, type, 44);
+AT(struct vaccel_plugin_info, session_init, 48);
+AT(struct vaccel_plugin_info, session_release, 56);
+AT(struct vaccel_plugin_info, session_update, 64);
+AT(struct vaccel_plugin_info, resource_register, 72);
+AT(struct vaccel_plugin_info, resource_unregister, 80);
+AT(struct vaccel_plugin_info, resource_sync, 88);
+
+SIZE(struct vaccel_plugin, 224);
+AT(struct vaccel_plugin, dl_handle, 0);
+AT(struct vaccel_plugin, entry, 8);
+AT(struct vaccel_plugin, ops, 24);
+AT(struct vaccel_plugin, info, 216);
 SIZE(struct vaccel_arg, 32);
 
 static int failed;

@@ -204,6 +204,53 @@ else
 	bad "exec with dynamic exec plugin" "$(cat "$out/exec.err")"
 fi
 
+# A plugin written for upstream's plugin ABI (examples/plugins/example), built the way
+# upstream's plugin authors build theirs, loads next to ours and serves its ops; the
+# loader refuses what upstream refuses.
+# plugin NAME [cc args]: build libvaccel-NAME.so from the example's source.
+plugin() {
+	local name=$1; shift
+	cc -Wall -Wextra -Werror -std=c11 -shared -fPIC $cflags "$@" -o "$out/libvaccel-$name.so" \
+		"$here/../plugins/example/vaccel.c" $libs 2>"$out/$name.cc.log" \
+		|| { bad "build plugin $name" "$(cat "$out/$name.cc.log")"; return 1; }
+}
+up_expect=("noop: VACCEL_OK" "classify: VACCEL_OK, text as computed: yes, image name: example.out" \
+	"sgemm: VACCEL_OK, C as computed: yes" "minmax: VACCEL_OK, min -3.0 max 12.0, clamped: yes" \
+	"fpga_vadd: VACCEL_OK, sums: yes" "fpga_mmult, not registered: VACCEL_ENOTSUP" \
+	"exec: VACCEL_OK, 3 * 7 = 21" "exec failing in the plugin: VACCEL_EBACKEND" \
+	"exec_with_resource: VACCEL_OK, blobs seen: 1" "genop fpga_vadd: VACCEL_OK, sums: yes" \
+	"register_ops outside init: VACCEL_EINVAL" "release: VACCEL_OK" "cleanup: VACCEL_OK")
+if plugin example && build upstream_plugin; then
+	ex="$out/libvaccel-example.so"
+	VACCEL_LOG_LEVEL=3 VACCEL_PLUGINS="$ex" run upstream_plugin "$lib" && expect upstream_plugin "${up_expect[@]}"
+	for pat in "[example] init: 7 ops registered" "Registered plugin example 1.0.0 (upstream plugin ABI" \
+		"[example] noop for session" "registered with session" "[example] fini after 1 resource registration(s)" \
+		"exec failed in plugin example: its exec returned VACCEL_EBACKEND"; do
+		grep -qF -- "$pat" "$out/upstream_plugin.err" || { bad "upstream plugin logs" "stderr lacks \"$pat\": $(tail -c 600 "$out/upstream_plugin.err")"; break; }
+	done && ok "upstream plugin: its log lines, its resource hook and its fini, through libvaccel"
+	run upstream_plugin "$lib" load "$ex" && expect upstream_plugin "vaccel_plugin_load: VACCEL_OK" \
+		"loading it again: VACCEL_EEXIST" "${up_expect[@]}"
+	# refused NAME PATTERN [env...]: with that plugin, the program fails saying PATTERN.
+	refused() {
+		local name=$1 pat=$2; shift 2
+		if env "$@" VACCEL_PLUGINS="$out/libvaccel-$name.so" "$out/upstream_plugin" "$lib" >"$out/r.out" 2>"$out/r.err"; then
+			bad "plugin $name refused" "it loaded; $(tr '\n' '|' <"$out/r.out")"
+		elif grep -qF -- "$pat" "$out/r.err"; then ok "plugin $name refused: $pat"
+		else bad "plugin $name refused" "stderr lacks \"$pat\": $(tail -c 400 "$out/r.err")"; fi
+	}
+	plugin example-v1 -DEXAMPLE_VACCEL_VERSION='"1.0.0"' \
+		&& refused example-v1 "incompatible with this vAccel (built with 1.0.0, used with 0.8.0)" \
+		&& VACCEL_VERSION_IGNORE=1 VACCEL_PLUGINS="$out/libvaccel-example-v1.so" run upstream_plugin "$lib" \
+		&& expect upstream_plugin "${up_expect[@]}"
+	plugin example-initfail -DEXAMPLE_INIT_FAILS && refused example-initfail "init() returned VACCEL_EBACKEND"
+	plugin example-badop -DEXAMPLE_BAD_OP && refused example-badop "op 6: type 77 is not an op"
+	# The CLI cannot host one (the plugin calls into libvaccel): it says so.
+	if VACCEL_PLUGINS="$ex" "$prefix/bin/vaccel" plugins >/dev/null 2>"$out/cli.err"; then
+		bad "CLI with an upstream plugin" "it ran"
+	elif grep -qF "served by programs linked with libvaccel" "$out/cli.err"; then ok "CLI refuses an upstream plugin, saying why"
+	else bad "CLI with an upstream plugin" "$(tail -c 400 "$out/cli.err")"; fi
+fi
+
 # Every header stands alone, as C11 and (with a C++ compiler) as C++, warnings as errors.
 hdr_bad=()
 for h in $(cd "$prefix/include" && find vaccel -name '*.h' | sort) vaccel.h; do

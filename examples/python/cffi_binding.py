@@ -39,11 +39,36 @@ def drop_static_inline(src):
         i = j
 
 
+def drop_deprecated_attributes(src):
+    """Remove `__attribute__((...))` groups that mark something deprecated (CFFI cannot
+    parse them); other attributes stay."""
+    out, i = [], 0
+    pattern = re.compile(r"__attribute__\s*\(\s*\(")
+    while True:
+        m = pattern.search(src, i)
+        if not m:
+            out.append(src[i:])
+            return "".join(out)
+        out.append(src[i : m.start()])
+        j, depth = m.end(), 2
+        while depth:
+            depth += {"(": 1, ")": -1}.get(src[j], 0)
+            j += 1
+        if "deprecated" not in src[m.start() : j]:
+            out.append(src[m.start() : j])
+        while j < len(src) and src[j].isspace():
+            j += 1
+        i = j
+
+
 def cdef_source():
+    """The preprocessed headers, sanitised as the official binding's build does it:
+    deprecated attributes and `static inline` functions dropped, then only vAccel's own
+    lines, without `extern` declarations, with atomics and mutexes made opaque."""
     cc = os.environ.get("CC", "cc")
     pre = subprocess.run([cc, *pkg("--cflags"), "-E", "-"], input="#include <vaccel.h>\n",
                          check=True, capture_output=True, text=True).stdout
-    pre = drop_static_inline(pre)
+    pre = drop_static_inline(drop_deprecated_attributes(pre))
     keep, ours = [], False
     for line in pre.splitlines():
         if line.startswith("#"):
@@ -51,8 +76,12 @@ def cdef_source():
             if m:
                 ours = "vaccel" in m.group(1)
             continue
-        if ours:
-            keep.append(line)
+        if not ours or re.search(r"\bextern\b", line):
+            continue
+        if re.search(r"\b(_Atomic|atomic_\w+|pthread_mutex_t)\b", line):
+            keep.append(re.match(r"^(\s*)", line).group(1) + "...;")
+            continue
+        keep.append(line)
     return "\n".join(keep)
 
 

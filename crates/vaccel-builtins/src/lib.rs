@@ -26,14 +26,19 @@ pub fn register(builder: RuntimeBuilder) -> RuntimeBuilder {
 /// # Errors
 /// A bad configuration value or a `VACCEL_PLUGINS` entry that cannot be loaded.
 pub fn runtime_from_env() -> vaccel::Result<vaccel::Runtime> {
-    // As upstream: a bad value is reported and its default applies. Reported at error
-    // level, which the default level shows: a setting silently ignored helps no one.
+    runtime_with(config_from_env())
+}
+
+/// The configuration from the environment, as upstream reads it: a bad value is reported
+/// and its default applies (logging is set up first, so the report is seen). Reported at
+/// error level, which the default level shows: a setting silently ignored helps no one.
+pub fn config_from_env() -> vaccel::Config {
     let (config, bad) = vaccel::Config::from_env_lenient();
     vaccel::logging::init(&config);
     for e in bad {
         tracing::error!("{e}; using the default");
     }
-    runtime_with(config)
+    config
 }
 
 /// A runtime with the built-ins and `config` (logging set up from it).

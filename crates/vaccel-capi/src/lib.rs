@@ -29,5 +29,6 @@ mod session;
 mod state;
 mod tensor;
 mod text;
+mod upstream;
 
 pub use state::{vaccel_bootstrap, vaccel_cleanup, vaccel_is_initialized, vaccel_last_error};

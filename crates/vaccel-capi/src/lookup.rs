@@ -47,6 +47,16 @@ pub(crate) fn forget_all() {
     *lock(&RESOURCES) = None;
 }
 
+/// The caller's struct of a live session, by id.
+pub(crate) fn session_at(id: i64) -> Option<*mut CSession> {
+    find(&SESSIONS, id).map(|a| a as *mut CSession)
+}
+
+/// The caller's struct of a live resource, by id.
+pub(crate) fn resource_at_id(id: i64) -> Option<*mut CResource> {
+    find(&RESOURCES, id).map(|a| a as *mut CResource)
+}
+
 fn resource_at(r: &Resource) -> Option<*mut CResource> {
     find(&RESOURCES, r.id()).map(|a| a as *mut CResource)
 }

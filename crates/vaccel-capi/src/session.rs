@@ -57,6 +57,47 @@ const _: () = {
     assert!(offset_of!(CSession, priv_) == 4256);
 };
 
+impl CSession {
+    /// An empty struct (ids 0, empty lists), boxed: a stand-in where a plugin needs one.
+    pub(crate) fn zeroed() -> Box<Self> {
+        let mut s = Box::new(CSession {
+            id: 0,
+            remote_id: 0,
+            hint: 0,
+            is_virtio: false,
+            rundir: [0; RUNDIR_LEN],
+            entry: CListEntry {
+                next: std::ptr::null_mut(),
+                prev: std::ptr::null_mut(),
+            },
+            resources: std::array::from_fn(|_| CListEntry {
+                next: std::ptr::null_mut(),
+                prev: std::ptr::null_mut(),
+            }),
+            resource_counts: [0; 3],
+            resources_lock: [0; 5],
+            plugin: std::ptr::null_mut(),
+            priv_: std::ptr::null_mut(),
+        });
+        s.reset();
+        s
+    }
+
+    /// Empty lists, no plugin, no private data (before a session is created in it).
+    fn reset(&mut self) {
+        self.entry.make_empty();
+        for list in &mut self.resources {
+            list.make_empty();
+        }
+        self.resource_counts = [0; 3];
+        self.resources_lock = [0; 5];
+        self.plugin = std::ptr::null_mut();
+        self.priv_ = std::ptr::null_mut();
+        self.remote_id = 0;
+        self.is_virtio = false;
+    }
+}
+
 /// Copy `text` into a C `char` array, truncated, NUL-terminated.
 fn put_c_text(dst: &mut [c_char], text: &[u8]) {
     let n = text.len().min(dst.len().saturating_sub(1));
@@ -80,7 +121,11 @@ pub unsafe extern "C" fn vaccel_session_init(sess: *mut CSession, flags: u32) ->
 
 fn session_init(s: &mut CSession, flags: u32) -> CResult {
     let st = state()?;
-    let session = Session::new(&st.rt, flags)?;
+    s.reset();
+    // An upstream REMOTE plugin's session_init fills the caller's struct (remote_id,
+    // priv), as upstream's does.
+    let target: *mut CSession = s;
+    let session = crate::upstream::initialising(target, || Session::new(&st.rt, flags))?;
     let dir = crate::state::rundir().join(format!("session.{}", session.id()));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         let _ = session.release();
@@ -94,14 +139,6 @@ fn session_init(s: &mut CSession, flags: u32) -> CResult {
     s.hint = flags;
     s.is_virtio = session.plugin().is_remote();
     put_c_text(&mut s.rundir, dir.as_os_str().as_encoded_bytes());
-    s.entry.make_empty();
-    for list in &mut s.resources {
-        list.make_empty();
-    }
-    s.resource_counts = [0; 3];
-    s.resources_lock = [0; 5];
-    s.plugin = std::ptr::null_mut();
-    s.priv_ = std::ptr::null_mut();
     crate::lookup::note_session(session.id(), s);
     SESSIONS.update(|m| m.insert(session.id(), session));
     Ok(())
@@ -125,11 +162,12 @@ fn session_release(s: &mut CSession) -> CResult {
             what: "session",
             id: s.id,
         })?;
+    // Released while the struct is still known: a plugin's release hook is handed it.
+    let released = session.release();
     crate::lookup::forget_session(s.id);
     s.id = 0;
     s.resource_counts = [0; 3];
     let dir = crate::state::rundir().join(format!("session.{}", session.id()));
-    let released = session.release();
     let _ = std::fs::remove_dir_all(dir);
     released
 }

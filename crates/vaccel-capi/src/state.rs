@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use vaccel_plugin::{OpType, code};
 use vaccel_rt::{Error, Resource, Runtime, Session};
@@ -77,7 +78,8 @@ impl<V: Clone> IdMap<V> {
 
 pub(crate) struct State {
     pub(crate) rt: Runtime,
-    pub(crate) resources: IdMap<Resource>,
+    /// Shared by the states `vaccel_plugin_load` makes from this one.
+    pub(crate) resources: Arc<IdMap<Resource>>,
 }
 
 /// Live sessions by id. Apart from the state so that an op finds its session with one
@@ -97,10 +99,14 @@ fn set_last_error(msg: String) {
 }
 
 fn build_state(config: Option<vaccel_rt::Config>) -> CResult<State> {
-    let rt = match config {
-        Some(c) => vaccel_builtins::runtime_with(c)?,
-        None => vaccel_builtins::runtime_from_env()?,
+    let config = match config {
+        Some(c) => c,
+        None => vaccel_builtins::config_from_env(),
     };
+    LOG_LEVEL.store(config.log_level, Ordering::Release);
+    crate::upstream::install();
+    crate::upstream::set_version_ignore(config.version_ignore);
+    let rt = vaccel_builtins::runtime_with(config)?;
     crate::config::publish(rt.config());
     let dir = rundir();
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
@@ -109,8 +115,23 @@ fn build_state(config: Option<vaccel_rt::Config>) -> CResult<State> {
     })?;
     Ok(State {
         rt,
-        resources: IdMap::new(),
+        resources: Arc::new(IdMap::new()),
     })
+}
+
+/// Load more plugins into the running library (`vaccel_plugin_load`): sessions created
+/// from now on can use them; the library starts first if it has not.
+pub(crate) fn load_plugins(entries: &[String]) -> CResult {
+    let current = state()?;
+    let _init = vaccel_plugin::sync::lock(&STATE_INIT);
+    // The state in force now (another thread may have loaded plugins meanwhile).
+    let current = STATE.load_full().unwrap_or(current);
+    let rt = current.rt.with_plugins(entries)?;
+    STATE.store(Some(Arc::new(State {
+        rt,
+        resources: current.resources.clone(),
+    })));
+    Ok(())
 }
 
 /// This process's run-time directory, as upstream lays it out:
@@ -343,10 +364,23 @@ pub extern "C" fn vaccel_op_type_to_str(op: u32) -> *const c_char {
     }
 }
 
+/// The log level in force, set as soon as the configuration is read — before plugins
+/// load, so a plugin's `init()` can log (upstream plugins do) without waiting for the
+/// library it is part of starting. `u32::MAX`: not started.
+static LOG_LEVEL: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// The log level, starting the library on first use.
+fn log_level() -> CResult<u32> {
+    match LOG_LEVEL.load(Ordering::Acquire) {
+        u32::MAX => Ok(state()?.rt.config().log_level),
+        level => Ok(level),
+    }
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn vaccel_log_enabled(level: c_int) -> bool {
     guard_value("vaccel_log_enabled", false, || {
-        Ok(level >= 1 && (level as u32) <= state()?.rt.config().log_level)
+        Ok(level >= 1 && (level as u32) <= log_level()?)
     })
 }
 
@@ -355,7 +389,7 @@ pub extern "C" fn vaccel_log_enabled(level: c_int) -> bool {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vaccel_log_write(level: c_int, msg: *const c_char) {
     guard("vaccel_log_write", || {
-        state()?;
+        log_level()?;
         if msg.is_null() {
             return Ok(());
         }

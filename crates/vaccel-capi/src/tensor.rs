@@ -489,6 +489,32 @@ pub unsafe extern "C" fn vaccel_tf_node_release(node: *mut TfNode) -> c_int {
     })
 }
 
+impl TfStatus {
+    /// No code, no message: what a plugin is handed to fill.
+    pub(crate) fn empty() -> Self {
+        TfStatus {
+            code: 0,
+            message: std::ptr::null_mut(),
+        }
+    }
+
+    /// The message a plugin left (freeing it), if any.
+    pub(crate) fn take_message(&mut self) -> Option<String> {
+        if self.message.is_null() {
+            return None;
+        }
+        // SAFETY: a plugin sets the message with vaccel_tf_status_init (strdup'd,
+        // NUL-terminated), as upstream's plugins do.
+        let text = unsafe { std::ffi::CStr::from_ptr(self.message) }
+            .to_string_lossy()
+            .into_owned();
+        // SAFETY: as above: malloc'd by strdup, freed once here.
+        unsafe { libc::free(self.message.cast()) };
+        self.message = std::ptr::null_mut();
+        Some(text)
+    }
+}
+
 /// Set a status in place: `code`, and a malloc'd copy of `message` (or none).
 ///
 /// # Safety

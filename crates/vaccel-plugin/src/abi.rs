@@ -22,7 +22,8 @@ pub const ABI_MINOR: u32 = 1;
 /// Name of the one symbol every plugin shared object exports (NUL-terminated).
 pub const ENTRY_SYMBOL: &[u8] = b"vaccel_plugin_entry\0";
 
-/// Name of upstream C vAccel's plugin symbol, recognised only to explain a refusal.
+/// Name of upstream C vAccel's plugin symbol: such a library goes to the foreign loader
+/// (`crate::loader::set_foreign_loader`).
 pub const UPSTREAM_SYMBOL: &[u8] = b"vaccel_plugin\0";
 
 /// `struct vaccel_arg`: one argument. Field names and order are upstream's and are ABI.

@@ -218,6 +218,15 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// The arguments, mutable — to hand them to C code of another ABI.
+    ///
+    /// # Safety
+    /// Whoever changes an argument keeps every `buf` valid for its `size` (and writable
+    /// for write arguments) for the lifetime of these `Args`.
+    pub unsafe fn raw_mut(&mut self) -> &mut [VaccelArg] {
+        self.as_mut_slice()
+    }
+
     pub(crate) fn as_mut_slice(&mut self) -> &mut [VaccelArg] {
         match &mut self.repr {
             Repr::Owned(v) => v,

@@ -42,9 +42,91 @@ pub enum DescriptorError {
     Malformed(String),
 }
 
-/// A plugin's descriptor, validated, with its strings copied out.
+/// A plugin of another ABI that the face which loaded it adapts in-process — upstream C
+/// vAccel's plugins in libvaccel (`crates/vaccel-capi/src/upstream/`). The runtime calls
+/// it exactly where it would call a descriptor's entry points, with the same arguments,
+/// already checked against the op's layout.
+pub trait ForeignPlugin: Send + Sync {
+    /// Run `op` for a session.
+    ///
+    /// # Errors
+    /// The code and message of the failure.
+    fn call(
+        &self,
+        session: &SessionCtx<'_>,
+        op: OpType,
+        read: &mut Args<'_>,
+        write: &mut Args<'_>,
+    ) -> Result<(), CallError>;
+    /// A session bound to it was created.
+    ///
+    /// # Errors
+    /// The code and message of the failure.
+    fn session_init(&self, _session_id: i64, _hint: u32) -> Result<(), CallError> {
+        Ok(())
+    }
+    /// The id the remote side gave a session (a transport's), if any.
+    fn session_remote_id(&self, _session_id: i64) -> Option<i64> {
+        None
+    }
+    /// A session it served is going away.
+    ///
+    /// # Errors
+    /// The code and message of the failure.
+    fn session_release(&self, _session_id: i64) -> Result<(), CallError> {
+        Ok(())
+    }
+    /// A resource was registered with a session bound to it.
+    ///
+    /// # Errors
+    /// The code and message of the failure.
+    fn resource_register(
+        &self,
+        _session: &SessionCtx<'_>,
+        _resource: &HostResource,
+    ) -> Result<(), CallError> {
+        Ok(())
+    }
+    /// A resource was unregistered from a session bound to it.
+    ///
+    /// # Errors
+    /// The code and message of the failure.
+    fn resource_unregister(&self, _session_id: i64, _resource_id: i64) -> Result<(), CallError> {
+        Ok(())
+    }
+    /// Finalise it (once, when the runtime goes away).
+    ///
+    /// # Errors
+    /// The code and message of the failure.
+    fn fini(&self) -> Result<(), CallError>;
+}
+
+/// What the runtime knows of a foreign plugin: the same facts a descriptor gives.
+#[derive(Debug, Clone)]
+pub struct ForeignInfo {
+    /// Name (unique among loaded plugins).
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// One-line description (e.g. which ABI it was built for).
+    pub description: String,
+    /// `VACCEL_PLUGIN_*` bits.
+    pub plugin_type: u32,
+    /// Ops it serves.
+    pub ops: OpSet,
+}
+
+enum Entry {
+    /// Our ABI: a validated descriptor.
+    Abi(*const PluginDescriptor),
+    /// Another ABI, adapted in-process; already initialised when loaded.
+    Foreign(Box<dyn ForeignPlugin>),
+}
+
+/// A plugin's descriptor, validated, with its strings copied out — or a foreign plugin
+/// adapted in-process ([`ForeignPlugin`]).
 pub struct PluginHandle {
-    desc: *const PluginDescriptor,
+    entry: Entry,
     name: String,
     version: String,
     description: String,
@@ -131,7 +213,7 @@ impl PluginHandle {
             }
         }
         Ok(PluginHandle {
-            desc,
+            entry: Entry::Abi(desc),
             name,
             version,
             description,
@@ -142,9 +224,37 @@ impl PluginHandle {
         })
     }
 
-    fn desc(&self) -> &PluginDescriptor {
-        // SAFETY: validated at construction; the library that holds it is kept alive by self.
-        unsafe { &*self.desc }
+    /// A foreign plugin, already initialised, keeping its shared object loaded.
+    pub fn foreign(
+        info: ForeignInfo,
+        plugin: Box<dyn ForeignPlugin>,
+        library: Option<libloading::Library>,
+    ) -> Self {
+        PluginHandle {
+            entry: Entry::Foreign(plugin),
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            plugin_type: info.plugin_type,
+            ops: OpSet(info.ops.0 & OpSet::all().0),
+            abi: (0, 0),
+            _library: library,
+        }
+    }
+
+    /// Our ABI's descriptor, or the foreign plugin.
+    fn entry(&self) -> Result<&PluginDescriptor, &dyn ForeignPlugin> {
+        match &self.entry {
+            // SAFETY: validated at construction; the library that holds it is kept alive
+            // by self.
+            Entry::Abi(desc) => Ok(unsafe { &**desc }),
+            Entry::Foreign(p) => Err(p.as_ref()),
+        }
+    }
+
+    /// Whether it is a foreign plugin (another ABI, adapted in-process).
+    pub fn is_foreign(&self) -> bool {
+        matches!(self.entry, Entry::Foreign(_))
     }
 
     /// Plugin name.
@@ -167,7 +277,7 @@ impl PluginHandle {
     pub fn ops(&self) -> OpSet {
         self.ops
     }
-    /// ABI (major, minor) it was built for.
+    /// Our ABI (major, minor) it was built for; (0, 0) for a foreign plugin.
     pub fn abi(&self) -> (u32, u32) {
         self.abi
     }
@@ -177,6 +287,10 @@ impl PluginHandle {
     /// # Errors
     /// The plugin's code and message.
     pub fn init(&self, log_level: u32, forward_logs: bool) -> Result<(), CallError> {
+        let Ok(desc) = self.entry() else {
+            // A foreign plugin was initialised by its loader (its ops are known only then).
+            return Ok(());
+        };
         let host = HostApi {
             struct_size: size_of::<HostApi>() as u32,
             abi_major: ABI_MAJOR,
@@ -185,7 +299,7 @@ impl PluginHandle {
             log: if forward_logs { Some(host_log) } else { None },
             reserved: [std::ptr::null(); 8],
         };
-        let init = self.desc().init.expect("validated at construction");
+        let init = desc.init.expect("validated at construction");
         // SAFETY: `init` is a validated entry point; `host` and the message buffer live for
         // the call.
         with_error(|err| unsafe { init(&host, err) })
@@ -196,7 +310,11 @@ impl PluginHandle {
     /// # Errors
     /// The plugin's code.
     pub fn fini(&self) -> Result<(), CallError> {
-        let fini = self.desc().fini.expect("validated at construction");
+        let desc = match self.entry() {
+            Ok(desc) => desc,
+            Err(foreign) => return foreign.fini(),
+        };
+        let fini = desc.fini.expect("validated at construction");
         // SAFETY: validated entry point with no arguments.
         let rc = unsafe { fini() };
         if rc == 0 {
@@ -221,8 +339,12 @@ impl PluginHandle {
         read: &mut Args<'_>,
         write: &mut Args<'_>,
     ) -> Result<(), CallError> {
+        let desc = match self.entry() {
+            Ok(desc) => desc,
+            Err(foreign) => return foreign.call(session, op, read, write),
+        };
         let ctx = session.context();
-        let call = self.desc().call.expect("validated at construction");
+        let call = desc.call.expect("validated at construction");
         let r = read.as_mut_slice();
         let w = write.as_mut_slice();
         // SAFETY: `call` is a validated entry point; `ctx` and the resource table it points
@@ -245,7 +367,11 @@ impl PluginHandle {
     /// # Errors
     /// The plugin's code and message.
     pub fn session_init(&self, session_id: i64, hint: u32) -> Result<(), CallError> {
-        match self.desc().session_init {
+        let desc = match self.entry() {
+            Ok(desc) => desc,
+            Err(foreign) => return foreign.session_init(session_id, hint),
+        };
+        match desc.session_init {
             // SAFETY: optional entry point present in a validated descriptor.
             Some(f) => with_error(|err| unsafe { f(session_id, hint, err) }),
             None => Ok(()),
@@ -254,7 +380,10 @@ impl PluginHandle {
 
     /// The id a transport's remote side gave a session, if the plugin says (ABI 1.1).
     pub fn session_remote_id(&self, session_id: i64) -> Option<i64> {
-        let d = self.desc();
+        let d = match self.entry() {
+            Ok(d) => d,
+            Err(foreign) => return foreign.session_remote_id(session_id),
+        };
         let covered = d.struct_size as usize
             >= std::mem::offset_of!(PluginDescriptor, session_remote_id) + size_of::<usize>();
         let f = d
@@ -269,7 +398,11 @@ impl PluginHandle {
     /// # Errors
     /// The plugin's code and message.
     pub fn session_release(&self, session_id: i64) -> Result<(), CallError> {
-        match self.desc().session_release {
+        let desc = match self.entry() {
+            Ok(desc) => desc,
+            Err(foreign) => return foreign.session_release(session_id),
+        };
+        match desc.session_release {
             // SAFETY: optional entry point present in a validated descriptor.
             Some(f) => with_error(|err| unsafe { f(session_id, err) }),
             None => Ok(()),
@@ -285,7 +418,11 @@ impl PluginHandle {
         session: &SessionCtx<'_>,
         resource: &HostResource,
     ) -> Result<(), CallError> {
-        let Some(f) = self.desc().resource_register else {
+        let desc = match self.entry() {
+            Ok(desc) => desc,
+            Err(foreign) => return foreign.resource_register(session, resource),
+        };
+        let Some(f) = desc.resource_register else {
             return Ok(());
         };
         let blobs = abi_blobs(resource);
@@ -306,7 +443,11 @@ impl PluginHandle {
     /// # Errors
     /// The plugin's code and message.
     pub fn resource_unregister(&self, session_id: i64, resource_id: i64) -> Result<(), CallError> {
-        match self.desc().resource_unregister {
+        let desc = match self.entry() {
+            Ok(desc) => desc,
+            Err(foreign) => return foreign.resource_unregister(session_id, resource_id),
+        };
+        match desc.resource_unregister {
             // SAFETY: optional entry point present in a validated descriptor.
             Some(f) => with_error(|err| unsafe { f(session_id, resource_id, err) }),
             None => Ok(()),

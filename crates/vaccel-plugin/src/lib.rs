@@ -30,9 +30,10 @@ pub mod types;
 
 pub use args::{Args, Element};
 pub use host::{
-    CallError, HostBlob, HostResource, PluginHandle, ResourceTable, SessionCtx, zeroed_bytes,
+    CallError, ForeignInfo, ForeignPlugin, HostBlob, HostResource, PluginHandle, ResourceTable,
+    SessionCtx, zeroed_bytes,
 };
-pub use loader::{LoadError, load};
+pub use loader::{ForeignLoader, LoadError, load, set_foreign_loader};
 pub use results::{
     Classification, Detection, ImageOutput, Keypoint, Mask, Pose, Results, TopClass,
 };

@@ -1,10 +1,28 @@
 //! The plugin loader: `dlopen` a shared object, find its entry symbol, validate the
 //! descriptor. Every refusal names the file and says why.
+//!
+//! A shared object that exports upstream C vAccel's `vaccel_plugin` instead is handed to
+//! the foreign loader a face installed ([`set_foreign_loader`]): libvaccel adapts such
+//! plugins in-process, since they call back into its C API. Without one it is refused,
+//! saying so.
 
 use crate::abi::{ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, EntryFn, UPSTREAM_SYMBOL};
 use crate::host::{DescriptorError, PluginHandle};
 use crate::types::code;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Loads a shared object that exports upstream's `vaccel_plugin`: given its path and the
+/// opened library, it returns the adapted plugin, initialised.
+pub type ForeignLoader = fn(&Path, libloading::Library) -> Result<PluginHandle, LoadError>;
+
+static FOREIGN_LOADER: OnceLock<ForeignLoader> = OnceLock::new();
+
+/// Install the loader for upstream C vAccel plugins (libvaccel does, once). Returns false
+/// if one was installed already.
+pub fn set_foreign_loader(loader: ForeignLoader) -> bool {
+    FOREIGN_LOADER.set(loader).is_ok()
+}
 
 /// Why a plugin file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -23,13 +41,25 @@ pub enum LoadError {
         /// `dlerror()` text.
         reason: String,
     },
-    /// An upstream C vAccel plugin: it exports `vaccel_plugin`, not our entry symbol.
+    /// An upstream C vAccel plugin, in a program that cannot host one: it exports
+    /// `vaccel_plugin`, not our entry symbol, and calls back into libvaccel's C API.
     #[error(
-        "plugin {path}: this is an upstream C vAccel plugin (it exports `vaccel_plugin`); this runtime loads plugins built against the vAccel Rust plugin ABI {ABI_MAJOR}.{ABI_MINOR} (symbol `vaccel_plugin_entry`)"
+        "plugin {path}: this is an upstream C vAccel plugin (it exports `vaccel_plugin`); such plugins are served by programs linked with libvaccel (the C API, Python); this program loads plugins of the vAccel Rust plugin ABI {ABI_MAJOR}.{ABI_MINOR} (symbol `vaccel_plugin_entry`)"
     )]
     Upstream {
         /// The path.
         path: PathBuf,
+    },
+    /// An upstream C vAccel plugin that the foreign loader refused.
+    #[error("plugin {path}: {reason}")]
+    Foreign {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+        /// The vAccel code (`EINVAL` for a bad descriptor or version, the plugin's own
+        /// code when its `init` failed).
+        code: i32,
     },
     /// No entry symbol.
     #[error("plugin {path}: missing symbol `vaccel_plugin_entry`; not a vAccel plugin")]
@@ -58,6 +88,7 @@ impl LoadError {
     pub fn code(&self) -> i32 {
         match self {
             LoadError::NotFound { .. } => code::ENOENT,
+            LoadError::Foreign { code, .. } => *code,
             LoadError::Open { .. }
             | LoadError::Upstream { .. }
             | LoadError::MissingEntry { .. }
@@ -99,6 +130,9 @@ pub fn load(path: &Path) -> Result<PluginHandle, LoadError> {
             // SAFETY: only probing for the symbol's existence; it is never called.
             let upstream = unsafe { lib.get::<*const u8>(UPSTREAM_SYMBOL) }.is_ok();
             return Err(if upstream {
+                if let Some(foreign) = FOREIGN_LOADER.get() {
+                    return foreign(path, lib);
+                }
                 LoadError::Upstream {
                     path: path.to_owned(),
                 }

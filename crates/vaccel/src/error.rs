@@ -91,6 +91,16 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A plugin of that name is loaded already.
+    #[error("plugin {entry:?}: a plugin named {name:?} is already loaded from {from}")]
+    PluginExists {
+        /// The entry (a path or a built-in's name).
+        entry: String,
+        /// The plugin's name.
+        name: String,
+        /// Where the loaded one came from.
+        from: String,
+    },
     /// A configuration variable has a bad value.
     #[error("{var}={value:?}: {reason}")]
     Config {
@@ -212,6 +222,7 @@ impl Error {
             | Error::Overflow(_) => code::EINVAL,
             Error::Load(e) => e.code(),
             Error::Descriptor(_) => code::ELIBBAD,
+            Error::PluginExists { .. } => code::EEXIST,
             Error::PluginEntry { .. }
             | Error::NotRegistered { .. }
             | Error::NotFound { .. }

@@ -19,6 +19,7 @@
 
 use crate::error::{Error, Result};
 use std::path::PathBuf;
+use std::sync::Arc;
 use vaccel_plugin::{OP_MAX, OpSet, OpType, PluginHandle, plugin_type};
 
 /// Where a plugin came from.
@@ -39,10 +40,30 @@ impl std::fmt::Display for PluginSource {
     }
 }
 
-/// A loaded plugin.
+/// An initialised plugin, finalised (`fini`) when the last runtime holding it goes away
+/// (runtimes extended with [`crate::Runtime::with_plugins`] share their plugins).
 #[derive(Debug)]
+pub(crate) struct Live(pub(crate) PluginHandle);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.fini() {
+            tracing::warn!(plugin = self.0.name(), code = e.code, "plugin fini failed");
+        }
+    }
+}
+
+impl std::ops::Deref for Live {
+    type Target = PluginHandle;
+    fn deref(&self) -> &PluginHandle {
+        &self.0
+    }
+}
+
+/// A loaded plugin.
+#[derive(Debug, Clone)]
 pub struct LoadedPlugin {
-    pub(crate) handle: PluginHandle,
+    pub(crate) handle: Arc<Live>,
     pub(crate) source: PluginSource,
     /// Named in `VACCEL_PLUGINS`.
     pub(crate) explicit: bool,

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::registry::{LoadedPlugin, PluginSource, Registry};
+use crate::registry::{Live, LoadedPlugin, PluginSource, Registry};
 use std::path::Path;
 use std::sync::Arc;
 use vaccel_plugin::abi::PluginDescriptor;
@@ -17,11 +17,8 @@ pub(crate) struct RuntimeInner {
 
 impl Drop for RuntimeInner {
     fn drop(&mut self) {
-        for p in self.registry.plugins.iter().rev() {
-            if let Err(e) = p.handle.fini() {
-                tracing::warn!(plugin = p.name(), code = e.code, "plugin fini failed");
-            }
-        }
+        // Finalise in reverse priority order (each plugin when its last runtime goes).
+        while self.registry.plugins.pop().is_some() {}
     }
 }
 
@@ -71,33 +68,28 @@ impl RuntimeBuilder {
             .iter()
             .map(|d| PluginHandle::from_static(d).map(Some))
             .collect::<Result<_, _>>()?;
-        let mut plugins: Vec<LoadedPlugin> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
         for entry in &self.config.plugins {
-            let looks_like_file = entry.contains('/') || entry.contains(".so");
-            let loaded = if looks_like_file {
-                let handle = loader::load(Path::new(entry))?;
+            let loaded = if looks_like_file(entry) {
+                let p = Pending::load(entry)?;
                 let i = builtins
                     .iter()
-                    .position(|b| b.as_ref().is_some_and(|b| b.name() == handle.name()));
+                    .position(|b| b.as_ref().is_some_and(|b| b.name() == p.handle.name()));
                 if let Some(i) = i {
                     tracing::debug!(
-                        plugin = handle.name(),
+                        plugin = p.handle.name(),
                         path = entry.as_str(),
                         "dynamic plugin replaces the built-in of the same name"
                     );
                     builtins[i] = None;
                 }
-                LoadedPlugin {
-                    handle,
-                    source: PluginSource::Dynamic(entry.into()),
-                    explicit: true,
-                }
+                p
             } else {
                 let i = builtins
                     .iter()
                     .position(|b| b.as_ref().is_some_and(|b| b.name() == entry));
                 match i.and_then(|i| builtins[i].take()) {
-                    Some(handle) => LoadedPlugin {
+                    Some(handle) => Pending {
                         handle,
                         source: PluginSource::Builtin,
                         explicit: true,
@@ -123,19 +115,14 @@ impl RuntimeBuilder {
                     }
                 }
             };
-            if let Some(dup) = plugins.iter().find(|p| p.name() == loaded.name()) {
-                return Err(Error::PluginEntry {
-                    entry: entry.clone(),
-                    reason: format!(
-                        "a plugin named {:?} is already loaded from {}",
-                        dup.name(),
-                        dup.source
-                    ),
-                });
-            }
-            plugins.push(loaded);
+            check_unique(
+                entry,
+                pending.iter().map(|p| (p.handle.name(), &p.source)),
+                &loaded,
+            )?;
+            pending.push(loaded);
         }
-        plugins.extend(builtins.into_iter().flatten().map(|handle| LoadedPlugin {
+        pending.extend(builtins.into_iter().flatten().map(|handle| Pending {
             handle,
             source: PluginSource::Builtin,
             explicit: false,
@@ -146,21 +133,68 @@ impl RuntimeBuilder {
             config: self.config,
             registry: Registry::default(),
         };
-        for p in plugins {
-            let forward_logs = matches!(p.source, PluginSource::Dynamic(_));
-            if let Err(e) = p.handle.init(inner.config.log_level, forward_logs) {
-                return Err(Error::PluginInit {
-                    plugin: p.name().into(),
-                    code: e.code,
-                    message: e.message,
-                });
-            }
-            tracing::debug!(plugin = p.name(), version = p.version(), source = %p.source, "plugin loaded");
-            inner.registry.plugins.push(p);
+        for p in pending {
+            let loaded = p.init(inner.config.log_level)?;
+            inner.registry.plugins.push(loaded);
         }
         Ok(Runtime {
             inner: Arc::new(inner),
         })
+    }
+}
+
+fn looks_like_file(entry: &str) -> bool {
+    entry.contains('/') || entry.contains(".so")
+}
+
+/// A plugin loaded but not yet initialised.
+struct Pending {
+    handle: PluginHandle,
+    source: PluginSource,
+    explicit: bool,
+}
+
+impl Pending {
+    /// Load a shared object named in `VACCEL_PLUGINS` (or given to `with_plugins`).
+    fn load(entry: &str) -> Result<Pending> {
+        Ok(Pending {
+            handle: loader::load(Path::new(entry))?,
+            source: PluginSource::Dynamic(entry.into()),
+            explicit: true,
+        })
+    }
+
+    fn init(self, log_level: u32) -> Result<LoadedPlugin> {
+        let forward_logs = matches!(self.source, PluginSource::Dynamic(_));
+        if let Err(e) = self.handle.init(log_level, forward_logs) {
+            return Err(Error::PluginInit {
+                plugin: self.handle.name().into(),
+                code: e.code,
+                message: e.message,
+            });
+        }
+        tracing::debug!(plugin = self.handle.name(), version = self.handle.version(), source = %self.source, "plugin loaded");
+        Ok(LoadedPlugin {
+            handle: Arc::new(Live(self.handle)),
+            source: self.source,
+            explicit: self.explicit,
+        })
+    }
+}
+
+/// Refuse a second plugin of the same name.
+fn check_unique<'a>(
+    entry: &str,
+    mut loaded: impl Iterator<Item = (&'a str, &'a PluginSource)>,
+    new: &Pending,
+) -> Result<()> {
+    match loaded.find(|(name, _)| *name == new.handle.name()) {
+        Some((name, source)) => Err(Error::PluginExists {
+            entry: entry.to_owned(),
+            name: name.to_owned(),
+            from: source.to_string(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -173,6 +207,46 @@ impl Runtime {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// This runtime with more plugins (shared objects, as `VACCEL_PLUGINS` names them)
+    /// loaded after its own, at the lowest priority — upstream's `vaccel_plugin_load`.
+    /// The plugins already loaded are shared, not loaded again; sessions of this runtime
+    /// keep the plugins they were created with.
+    ///
+    /// # Errors
+    /// As [`RuntimeBuilder::build`]: a file that cannot be loaded or initialised, a name
+    /// already loaded; nothing is added then.
+    pub fn with_plugins(&self, entries: &[String]) -> Result<Runtime> {
+        let mut plugins = self.inner.registry.plugins.clone();
+        for entry in entries {
+            if !looks_like_file(entry) {
+                return Err(Error::PluginEntry {
+                    entry: entry.clone(),
+                    reason: "not a path to a shared object (built-in plugins are loaded already)"
+                        .into(),
+                });
+            }
+            if let Some(p) = plugins
+                .iter()
+                .find(|p| p.source == PluginSource::Dynamic(entry.into()))
+            {
+                return Err(Error::PluginExists {
+                    entry: entry.clone(),
+                    name: p.name().to_owned(),
+                    from: p.source.to_string(),
+                });
+            }
+            let p = Pending::load(entry)?;
+            check_unique(entry, plugins.iter().map(|p| (p.name(), &p.source)), &p)?;
+            plugins.push(p.init(self.inner.config.log_level)?);
+        }
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                config: self.inner.config.clone(),
+                registry: Registry { plugins },
+            }),
+        })
     }
 
     /// Loaded plugins, in priority order.

@@ -236,6 +236,54 @@ fn dynamic_noop_replaces_builtin_and_is_reported_dynamic() {
 }
 
 #[test]
+fn with_plugins_adds_at_the_lowest_priority_sharing_what_is_loaded() {
+    let rt = runtime(&[]).unwrap();
+    let before = Session::new(&rt, 0).unwrap();
+    let so = support::plugin_so("noop");
+    let entry = so.to_str().unwrap().to_string();
+    // A built-in's name is not a file: refused, nothing added.
+    let e = rt.with_plugins(&["noop".to_string()]).unwrap_err();
+    assert_eq!(e.code(), code::ENOENT, "{e}");
+    // The dynamic noop has the built-in's name: refused (EEXIST), nothing added.
+    let e = rt.with_plugins(std::slice::from_ref(&entry)).unwrap_err();
+    assert_eq!(e.code(), code::EEXIST, "{e}");
+    assert!(
+        e.to_string().contains("already loaded from built-in"),
+        "{e}"
+    );
+    let without_noop = Runtime::builder()
+        .builtin(vaccel_plugin_exec::descriptor())
+        .build()
+        .unwrap();
+    let more = without_noop
+        .with_plugins(std::slice::from_ref(&entry))
+        .unwrap();
+    let names: Vec<_> = more.plugins().iter().map(|p| p.name()).collect();
+    assert_eq!(names, ["exec", "noop"]);
+    assert!(matches!(
+        more.plugins()[1].source(),
+        vaccel::PluginSource::Dynamic(_)
+    ));
+    // The same file again is refused before it is loaded twice.
+    let e = more.with_plugins(std::slice::from_ref(&entry)).unwrap_err();
+    assert_eq!(e.code(), code::EEXIST, "{e}");
+    // The new runtime serves through the added plugin; the old one never knew it.
+    let s = Session::new(&more, plugin_type::DEBUG).unwrap();
+    assert_eq!(s.plugin().name(), "noop");
+    assert!(
+        Session::new(&without_noop, plugin_type::DEBUG)
+            .unwrap()
+            .plugin()
+            .name()
+            != "noop"
+    );
+    // Sessions of the first runtime keep working (its plugins are shared, not reloaded).
+    drop(without_noop);
+    s.noop().unwrap();
+    before.noop().unwrap();
+}
+
+#[test]
 fn bad_plugin_entries_are_refused_with_their_names() {
     let e = runtime(&["/nonexistent/libvaccel_gone.so"]).unwrap_err();
     assert_eq!(e.code(), code::ENOENT);
@@ -278,11 +326,17 @@ fn broken_plugin_files_are_elibbad_with_reasons() {
         "{e}"
     );
 
-    // An upstream C plugin (exports `vaccel_plugin`).
+    // An upstream C plugin (exports `vaccel_plugin`), in a program without libvaccel to
+    // host it (examples/c tests libvaccel serving one).
     let upstream = cc(dir.path(), "libupstream", "int vaccel_plugin = 1;");
     let e = runtime(&[upstream.to_str().unwrap()]).unwrap_err();
     assert_eq!(e.code(), code::ELIBBAD);
-    assert!(e.to_string().contains("upstream C vAccel plugin"), "{e}");
+    assert!(
+        e.to_string().contains("upstream C vAccel plugin")
+            && e.to_string()
+                .contains("served by programs linked with libvaccel"),
+        "{e}"
+    );
 
     // A plugin built for another ABI major.
     let future = cc(

@@ -17,6 +17,9 @@ struct vaccel_list_entry {
 
 typedef struct vaccel_list_entry vaccel_list_t;
 
+/* An entry initialised as an empty list (a static initialiser, as upstream's). */
+#define LIST_ENTRY_INIT(name) { &(name), &(name) }
+
 #ifdef __cplusplus
 }
 #endif

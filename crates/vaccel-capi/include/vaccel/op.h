@@ -42,6 +42,21 @@ static inline char *vaccel_op_type_to_lower(vaccel_op_type_t op_type, char *lowe
 	return lower;
 }
 
+struct vaccel_plugin;
+
+/* One op a plugin implements (upstream's plugin ABI): its type, the function with the
+ * op's upstream signature, and the plugin it belongs to. */
+struct vaccel_op {
+	vaccel_op_type_t type;
+	void *func;
+	struct vaccel_plugin *owner;
+};
+
+/* The plugin defined by VACCEL_PLUGIN(...) in the plugin being built. */
+extern struct vaccel_plugin vaccel_this_plugin;
+#define VACCEL_OP_INIT(name, type, func) \
+	{ (type), (void *)(func), (&vaccel_this_plugin) }
+
 #ifdef __cplusplus
 }
 #endif

@@ -200,6 +200,18 @@ impl<'a> Text<'a> {
     pub fn as_str(&self) -> &'a str {
         self.text
     }
+
+    /// The text as a C string: the caller's bytes when they hold the NUL, else a copy
+    /// (a C function must never read past the argument).
+    pub fn as_c_str(&self) -> std::borrow::Cow<'a, CStr> {
+        match CStr::from_bytes_until_nul(self.wire) {
+            Ok(c) => std::borrow::Cow::Borrowed(c),
+            // `text` holds no NUL (it ends at the first one) and is not empty.
+            Err(_) => std::borrow::Cow::Owned(
+                std::ffi::CString::new(self.text).expect("text stops at the first NUL"),
+            ),
+        }
+    }
 }
 
 impl std::fmt::Display for Text<'_> {

@@ -239,6 +239,37 @@ fn check_side(
     Ok(())
 }
 
+/// The first write argument that overlaps another argument (its index, and whether the
+/// other is a "read" or a "write" one). A typed view hands outputs out as `&mut`, so
+/// arguments are decoded into one only when this is `None` (exec's pass-through arguments
+/// aside, which may alias as C programs build them).
+pub fn overlapping_output(
+    read: &[VaccelArg],
+    write: &[VaccelArg],
+) -> Option<(usize, &'static str)> {
+    let range = |a: &VaccelArg| (a.buf as usize, a.buf as usize + a.size);
+    for (wi, w) in write.iter().enumerate() {
+        if w.size == 0 {
+            continue;
+        }
+        let (ws, we) = range(w);
+        let others = read.iter().map(|a| ("read", a)).chain(
+            write
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != wi)
+                .map(|(_, a)| ("write", a)),
+        );
+        for (dir, o) in others {
+            let (os, oe) = range(o);
+            if o.size > 0 && ws < oe && os < we {
+                return Some((wi, dir));
+            }
+        }
+    }
+    None
+}
+
 /// Check `read` / `write` against the layout of `op`. Ops without a layout pass.
 ///
 /// # Errors

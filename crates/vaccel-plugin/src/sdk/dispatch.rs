@@ -242,27 +242,10 @@ fn model_resource<'a>(ctx: &Ctx<'a>, op: OpType, id: i64) -> Result<ResourceView
 /// Refuse calls whose output buffers overlap any other argument: the typed views hand out
 /// `&mut` slices, which must not alias.
 fn check_disjoint(op: OpType, read: &[VaccelArg], write: &[VaccelArg]) -> Result<()> {
-    let range = |a: &VaccelArg| (a.buf as usize, a.buf as usize + a.size);
-    for (wi, w) in write.iter().enumerate() {
-        if w.size == 0 {
-            continue;
-        }
-        let (ws, we) = range(w);
-        let others = read.iter().map(|a| ("read", a)).chain(
-            write
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != wi)
-                .map(|(_, a)| ("write", a)),
-        );
-        for (dir, o) in others {
-            let (os, oe) = range(o);
-            if o.size > 0 && ws < oe && os < we {
-                return Err(PluginError::invalid(format!(
-                    "{op}: write arg {wi} overlaps a {dir} arg; outputs need their own buffers"
-                )));
-            }
-        }
+    match ops::overlapping_output(read, write) {
+        Some((wi, dir)) => Err(PluginError::invalid(format!(
+            "{op}: write arg {wi} overlaps a {dir} arg; outputs need their own buffers"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }

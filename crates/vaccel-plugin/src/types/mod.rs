@@ -378,6 +378,11 @@ impl OpSet {
         self.0 & (1u64 << op.raw()) != 0
     }
 
+    /// Add `op`.
+    pub fn insert(&mut self, op: OpType) {
+        self.0 |= 1u64 << op.raw();
+    }
+
     /// The ops in the set, in id order.
     pub fn iter(self) -> impl Iterator<Item = OpType> {
         OpType::ALL

@@ -1,0 +1,326 @@
+//! One op call, from the runtime's checked arguments (genop layout, decoded into the op's
+//! view from `vaccel_plugin::ops`) to the upstream plugin's function in upstream's
+//! signature for that op (`src/ops/*.c` of upstream vAccel 0.8): the caller's buffers are
+//! handed over as they are, with upstream's lengths.
+
+use crate::resource::CResource;
+use crate::session::CSession;
+use crate::tensor::TfStatus;
+use std::ffi::{c_char, c_int, c_void};
+use vaccel_plugin::abi::VaccelArg;
+use vaccel_plugin::ops::{
+    self, ClassifyArgs, ExecArgs, ExecResourceArgs, FpgaCopyArgs, FpgaMmultArgs, FpgaParallelArgs,
+    FpgaVaddArgs, ImageArgs, MinmaxArgs, ModelArgs, Out, SgemmArgs,
+};
+use vaccel_plugin::{CallError, OpType, ResourceType, Results, code};
+
+type Sess = *mut CSession;
+type Res = *mut CResource;
+
+/// Ops whose upstream signatures this module calls. The model-run ops (their tensor
+/// structs) and `torch_sgemm` are not among them (docs/C-API.md).
+pub(super) fn served(op: OpType) -> bool {
+    use OpType::*;
+    matches!(
+        op,
+        Noop | Exec
+            | ExecWithResource
+            | ImageClassify
+            | ImageDetect
+            | ImageSegment
+            | ImagePose
+            | ImageDepth
+            | BlasSgemm
+            | Minmax
+            | FpgaArraycopy
+            | FpgaMmult
+            | FpgaParallel
+            | FpgaVectoradd
+            | Opencv
+            | TorchModelLoad
+            | TfliteModelLoad
+            | TfliteModelUnload
+            | TfModelLoad
+            | TfModelUnload
+    )
+}
+
+fn invalid(message: String) -> CallError {
+    CallError {
+        code: code::EINVAL,
+        message,
+        relayed: false,
+    }
+}
+
+/// How the adapter finds the caller's struct of a resource registered with the session,
+/// checking its type.
+pub(super) type ResourceOf<'a> = dyn Fn(i64, ResourceType) -> Result<Res, CallError> + 'a;
+
+/// Write the structured results an upstream plugin cannot give (it reports text only):
+/// none.
+fn no_results(op: OpType, out: Option<Out<'_>>) -> Result<(), CallError> {
+    let Some(mut out) = out else { return Ok(()) };
+    let room = out.capacity();
+    out.set(&Results::default().encode())
+        .map_err(|t| CallError {
+            code: code::ERANGE,
+            message: format!(
+                "{op}: the results take {} bytes, the buffer holds {room}",
+                t.needed
+            ),
+            relayed: false,
+        })
+}
+
+/// Call `func`, the upstream plugin's function for `op`.
+///
+/// # Safety
+/// `func` has the upstream signature of `op`; every argument's buffer is valid for its
+/// size (writable for write arguments) for the call; `sess` is a valid session struct and
+/// `resource` returns valid resource structs.
+pub(super) unsafe fn call(
+    func: *mut c_void,
+    sess: Sess,
+    op: OpType,
+    read: &mut [VaccelArg],
+    write: &mut [VaccelArg],
+    checked: bool,
+    resource: &ResourceOf<'_>,
+) -> Result<c_int, CallError> {
+    if !checked {
+        ops::check_args(op, read, write).map_err(|e| invalid(e.to_string()))?;
+    }
+    // Views hand outputs out as `&mut`: they must not alias (exec's pass-through
+    // arguments aside, and opencv's, which are not decoded).
+    if !matches!(op, OpType::Exec | OpType::ExecWithResource | OpType::Opencv)
+        && let Some((wi, dir)) = ops::overlapping_output(read, write)
+    {
+        return Err(invalid(format!(
+            "{op}: write arg {wi} overlaps a {dir} arg; outputs need their own buffers"
+        )));
+    }
+    macro_rules! view {
+        ($v:ident) => {
+            // SAFETY: the arguments fit the op's layout (checked by the runtime, which
+            // says so, or above), outputs overlap nothing (checked above), and the
+            // buffers are valid for the call (this function's contract).
+            unsafe { $v::decode(op, read, write) }.map_err(|e| invalid(e.to_string()))?
+        };
+    }
+    // Call `func` as `fn(types) -> c_int` with `args`.
+    macro_rules! invoke {
+        (fn($($t:ty),*)($($a:expr),* $(,)?)) => {{
+            // SAFETY: the plugin registered `func` for `op`, whose upstream signature this
+            // is; each pointer is the caller's buffer with its length as the view decoded
+            // it, or `sess` / a resource struct valid for the call (this function's
+            // contract).
+            unsafe {
+                std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($t),*) -> c_int>(func)(
+                    $($a),*
+                )
+            }
+        }};
+    }
+    let rc = match op {
+        OpType::Noop => invoke!(fn(Sess)(sess)),
+        OpType::Exec => {
+            let mut v = view!(ExecArgs);
+            let (library, symbol) = (v.library.as_c_str(), v.symbol.as_c_str());
+            // SAFETY: the tail arguments are passed on unchanged.
+            let (r, w) = unsafe { (v.read.raw_mut(), v.write.raw_mut()) };
+            invoke!(
+                fn(Sess, *const c_char, *const c_char, *mut VaccelArg, usize, *mut VaccelArg, usize)(
+                    sess,
+                    library.as_ptr(),
+                    symbol.as_ptr(),
+                    r.as_mut_ptr(),
+                    r.len(),
+                    w.as_mut_ptr(),
+                    w.len(),
+                )
+            )
+        }
+        OpType::ExecWithResource => {
+            let mut v = view!(ExecResourceArgs);
+            let res = resource(v.resource_id, ResourceType::Lib)?;
+            let symbol = v.symbol.as_c_str();
+            // SAFETY: the tail arguments are passed on unchanged.
+            let (r, w) = unsafe { (v.read.raw_mut(), v.write.raw_mut()) };
+            invoke!(
+                fn(Sess, Res, *const c_char, *mut VaccelArg, usize, *mut VaccelArg, usize)(
+                    sess,
+                    res,
+                    symbol.as_ptr(),
+                    r.as_mut_ptr(),
+                    r.len(),
+                    w.as_mut_ptr(),
+                    w.len(),
+                )
+            )
+        }
+        OpType::ImageClassify => {
+            let v = view!(ClassifyArgs);
+            let rc = invoke!(
+                fn(Sess, *const c_void, *mut u8, *mut u8, usize, usize, usize)(
+                    sess,
+                    v.image.as_ptr().cast(),
+                    v.out_text.as_mut_ptr(),
+                    v.out_imgname.as_mut_ptr(),
+                    v.image.len(),
+                    v.out_text.len(),
+                    v.out_imgname.len(),
+                )
+            );
+            if rc == code::OK {
+                no_results(op, v.top)?;
+            }
+            rc
+        }
+        OpType::ImageDetect | OpType::ImageSegment | OpType::ImagePose | OpType::ImageDepth => {
+            let v = view!(ImageArgs);
+            let rc = invoke!(
+                fn(Sess, *const c_void, *mut u8, usize, usize)(
+                    sess,
+                    v.image.as_ptr().cast(),
+                    v.out_imgname.as_mut_ptr(),
+                    v.image.len(),
+                    v.out_imgname.len(),
+                )
+            );
+            if rc == code::OK {
+                no_results(op, v.results)?;
+            }
+            rc
+        }
+        OpType::BlasSgemm => {
+            let v = view!(SgemmArgs);
+            // Dimensions were checked against the buffers; they fit in i64.
+            let d = |x: usize| x as i64;
+            invoke!(
+                fn(Sess, i64, i64, i64, f32, *mut f32, i64, *mut f32, i64, f32, *mut f32, i64)(
+                    sess,
+                    d(v.m),
+                    d(v.n),
+                    d(v.k),
+                    v.alpha,
+                    v.a.as_ptr().cast_mut(),
+                    d(v.lda),
+                    v.b.as_ptr().cast_mut(),
+                    d(v.ldb),
+                    v.beta,
+                    v.c.as_mut_ptr(),
+                    d(v.ldc),
+                )
+            )
+        }
+        OpType::Minmax => {
+            let v = view!(MinmaxArgs);
+            invoke!(
+                fn(Sess, *const f64, c_int, c_int, c_int, *mut f64, *mut f64, *mut f64)(
+                    sess,
+                    v.indata.as_ptr(),
+                    v.ndata,
+                    v.low_threshold,
+                    v.high_threshold,
+                    v.outdata.as_mut_ptr(),
+                    v.min,
+                    v.max,
+                )
+            )
+        }
+        OpType::FpgaArraycopy => {
+            let v = view!(FpgaCopyArgs);
+            invoke!(
+                fn(Sess, *mut i32, *mut i32, usize)(
+                    sess,
+                    v.a.as_ptr().cast_mut(),
+                    v.out_a.as_mut_ptr(),
+                    v.a.len(),
+                )
+            )
+        }
+        OpType::FpgaMmult => {
+            let v = view!(FpgaMmultArgs);
+            invoke!(
+                fn(Sess, *mut f32, *mut f32, *mut f32, usize)(
+                    sess,
+                    v.a.as_ptr().cast_mut(),
+                    v.b.as_ptr().cast_mut(),
+                    v.c.as_mut_ptr(),
+                    v.a.len(),
+                )
+            )
+        }
+        OpType::FpgaParallel => {
+            let v = view!(FpgaParallelArgs);
+            invoke!(
+                fn(Sess, *mut f32, *mut f32, *mut f32, *mut f32, usize)(
+                    sess,
+                    v.a.as_ptr().cast_mut(),
+                    v.b.as_ptr().cast_mut(),
+                    v.add_output.as_mut_ptr(),
+                    v.mult_output.as_mut_ptr(),
+                    v.a.len(),
+                )
+            )
+        }
+        OpType::FpgaVectoradd => {
+            let v = view!(FpgaVaddArgs);
+            invoke!(
+                fn(Sess, *mut f32, *mut f32, *mut f32, usize, usize)(
+                    sess,
+                    v.a.as_ptr().cast_mut(),
+                    v.b.as_ptr().cast_mut(),
+                    v.c.as_mut_ptr(),
+                    v.a.len(),
+                    v.b.len(),
+                )
+            )
+        }
+        OpType::Opencv => {
+            let count =
+                |n: usize| c_int::try_from(n).map_err(|_| invalid(format!("{op}: {n} arguments")));
+            let (nr, nw) = (count(read.len())?, count(write.len())?);
+            invoke!(
+                fn(Sess, *mut VaccelArg, c_int, *mut VaccelArg, c_int)(
+                    sess,
+                    read.as_mut_ptr(),
+                    nr,
+                    write.as_mut_ptr(),
+                    nw,
+                )
+            )
+        }
+        OpType::TorchModelLoad | OpType::TfliteModelLoad | OpType::TfliteModelUnload => {
+            let v = view!(ModelArgs);
+            let res = resource(v.model_id, ResourceType::Model)?;
+            invoke!(fn(Sess, Res)(sess, res))
+        }
+        OpType::TfModelLoad | OpType::TfModelUnload => {
+            let v = view!(ModelArgs);
+            let res = resource(v.model_id, ResourceType::Model)?;
+            let mut status = TfStatus::empty();
+            let rc = invoke!(fn(Sess, Res, *mut TfStatus)(sess, res, &mut status));
+            let said = status.take_message();
+            if rc != code::OK
+                && let Some(said) = said
+            {
+                return Err(CallError {
+                    code: rc,
+                    message: format!("{op}: {said}"),
+                    relayed: false,
+                });
+            }
+            rc
+        }
+        _ => {
+            return Err(CallError {
+                code: code::ENOTSUP,
+                message: format!("{op} is not handed to upstream plugins"),
+                relayed: false,
+            });
+        }
+    };
+    Ok(rc)
+}
