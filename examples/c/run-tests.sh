@@ -219,12 +219,14 @@ up_expect=("noop: VACCEL_OK" "classify: VACCEL_OK, text as computed: yes, image 
 	"fpga_vadd: VACCEL_OK, sums: yes" "fpga_mmult, not registered: VACCEL_ENOTSUP" \
 	"exec: VACCEL_OK, 3 * 7 = 21" "exec failing in the plugin: VACCEL_EBACKEND" \
 	"exec_with_resource: VACCEL_OK, blobs seen: 1" "genop fpga_vadd: VACCEL_OK, sums: yes" \
+	"torch_model_load: VACCEL_OK" "torch_model_run: VACCEL_OK, output doubled: yes" \
+	"tflite_model_run: VACCEL_OK, status 0, output doubled: yes" \
 	"register_ops outside init: VACCEL_EINVAL" "release: VACCEL_OK" "cleanup: VACCEL_OK")
 if plugin example && build upstream_plugin; then
 	ex="$out/libvaccel-example.so"
 	VACCEL_LOG_LEVEL=3 VACCEL_PLUGINS="$ex" run upstream_plugin "$lib" && expect upstream_plugin "${up_expect[@]}"
-	for pat in "[example] init: 7 ops registered" "Registered plugin example 1.0.0 (upstream plugin ABI" \
-		"[example] noop for session" "registered with session" "[example] fini after 1 resource registration(s)" \
+	for pat in "[example] init: 10 ops registered" "Registered plugin example 1.0.0 (upstream plugin ABI" \
+		"[example] noop for session" "registered with session" "[example] fini after 2 resource registration(s)" \
 		"exec failed in plugin example: its exec returned VACCEL_EBACKEND"; do
 		grep -qF -- "$pat" "$out/upstream_plugin.err" || { bad "upstream plugin logs" "stderr lacks \"$pat\": $(tail -c 600 "$out/upstream_plugin.err")"; break; }
 	done && ok "upstream plugin: its log lines, its resource hook and its fini, through libvaccel"

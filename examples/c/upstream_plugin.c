@@ -136,6 +136,39 @@ int main(int argc, char **argv)
 	vaccel_resource_unregister(&res, &sess);
 	vaccel_resource_release(&res);
 
+	/* torch: a model resource (any file; the plugin checks it has data) and a tensor. */
+	struct vaccel_resource model;
+	int64_t dims[2] = { 2, 3 };
+	float x[6] = { 1, -2, 3.5f, 0, 7, -0.25f };
+	struct vaccel_torch_tensor *tin = NULL, *tout = NULL;
+	ret = vaccel_resource_init(&model, argv[1], VACCEL_RESOURCE_MODEL);
+	ret = ret ? ret : vaccel_resource_register(&model, &sess);
+	ret = ret ? ret : vaccel_torch_model_load(&sess, &model);
+	printf("torch_model_load: %s\n", code(ret));
+	ret = vaccel_torch_tensor_new(&tin, 2, dims, VACCEL_TORCH_FLOAT);
+	ret = ret ? ret : vaccel_torch_tensor_set_data(tin, x, sizeof(x));
+	ret = ret ? ret : vaccel_torch_model_run(&sess, &model, NULL, &tin, 1, &tout, 1);
+	int doubled = tout && tout->nr_dims == 2 && tout->dims[1] == 3 && tout->size == sizeof(x);
+	for (int i = 0; doubled && i < 6; i++)
+		doubled = ((float *)tout->data)[i] == 2 * x[i];
+	printf("torch_model_run: %s, output doubled: %s\n", code(ret), yes(doubled));
+	vaccel_torch_tensor_delete(tin);
+	vaccel_torch_tensor_delete(tout);
+	int32_t ldims[2] = { 2, 3 };
+	struct vaccel_tflite_tensor *lin = NULL, *lout = NULL;
+	uint8_t status = 9;
+	ret = vaccel_tflite_tensor_new(&lin, 2, ldims, VACCEL_TFLITE_FLOAT32);
+	ret = ret ? ret : vaccel_tflite_tensor_set_data(lin, x, sizeof(x));
+	ret = ret ? ret : vaccel_tflite_model_run(&sess, &model, &lin, 1, &lout, 1, &status);
+	doubled = lout && lout->nr_dims == 2 && lout->size == sizeof(x);
+	for (int i = 0; doubled && i < 6; i++)
+		doubled = ((float *)lout->data)[i] == 2 * x[i];
+	printf("tflite_model_run: %s, status %d, output doubled: %s\n", code(ret), status, yes(doubled));
+	vaccel_tflite_tensor_delete(lin);
+	vaccel_tflite_tensor_delete(lout);
+	vaccel_resource_unregister(&model, &sess);
+	vaccel_resource_release(&model);
+
 	/* The generic form reaches the same function. */
 	uint8_t op = VACCEL_OP_FPGA_VECTORADD;
 	float gc[4] = { 0 };

@@ -49,6 +49,11 @@ pub(crate) trait CTensor: Sized {
     unsafe fn to_tensor(&self) -> Result<Tensor, String>;
     /// A new malloc'd C tensor holding a copy of `t` (owned data; free with `_delete`).
     fn from_tensor(t: &Tensor) -> CResult<*mut Self>;
+    /// `_delete`: free a tensor from `from_tensor` or the framework's `_new` / `_allocate`.
+    ///
+    /// # Safety
+    /// `t` came from one of those and is not used again.
+    unsafe fn delete(t: *mut Self);
 }
 
 // dtype numbers: include/vaccel/tensor.h (upstream's enums)
@@ -177,6 +182,11 @@ macro_rules! tensor_api {
                         tensor.owned = true;
                     }
                     Ok(out)
+                }
+
+                unsafe fn delete(t: *mut Self) {
+                    // SAFETY: per this function's contract.
+                    let _ = unsafe { [<vaccel_ $fw _tensor_delete>](t) };
                 }
             }
 

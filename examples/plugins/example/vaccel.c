@@ -18,6 +18,9 @@
  *   blas_sgemm         C = alpha·A·B + beta·C (row-major, leading dimensions honoured)
  *   minmax             min and max of the data; outdata = data clamped to [low, high]
  *   fpga_vectoradd     c[i] = a[i] + b[i]
+ *   torch_model_load   checks the model resource has data
+ *   torch_model_run    one float output tensor: 2 * the first input, same dims
+ *   tflite_model_run   the same for TFLite tensors (status 0)
  *
  * Build switches for the loader's tests: EXAMPLE_VACCEL_VERSION (the vAccel version it
  * claims to be built with), EXAMPLE_INIT_FAILS (its init() fails), EXAMPLE_BAD_OP (it
@@ -151,6 +154,64 @@ static int example_vadd(struct vaccel_session *sess, float a[], float b[],
 	return VACCEL_OK;
 }
 
+static int example_torch_load(struct vaccel_session *sess,
+			      struct vaccel_resource *model)
+{
+	(void)sess;
+	if (!model || model->nr_blobs < 1 || model->blobs[0]->size == 0)
+		return VACCEL_EINVAL;
+	ex_info("torch model %s: %zu bytes", model->blobs[0]->name,
+		model->blobs[0]->size);
+	return VACCEL_OK;
+}
+
+static int example_torch_run(struct vaccel_session *sess,
+			     struct vaccel_resource *model,
+			     const struct vaccel_torch_buffer *run_options,
+			     struct vaccel_torch_tensor *const *inputs,
+			     int nr_inputs, struct vaccel_torch_tensor **outputs,
+			     int nr_outputs)
+{
+	(void)sess;
+	(void)run_options;
+	if (!model || nr_inputs < 1 || nr_outputs < 1 ||
+	    inputs[0]->data_type != VACCEL_TORCH_FLOAT)
+		return VACCEL_EINVAL;
+	const struct vaccel_torch_tensor *in = inputs[0];
+	int ret = vaccel_torch_tensor_allocate(&outputs[0], in->nr_dims, in->dims,
+					       VACCEL_TORCH_FLOAT, in->size);
+	if (ret)
+		return ret;
+	const float *x = in->data;
+	float *y = outputs[0]->data;
+	for (size_t i = 0; i < in->size / sizeof(float); i++)
+		y[i] = 2 * x[i];
+	return VACCEL_OK;
+}
+
+static int example_tflite_run(struct vaccel_session *sess,
+			      struct vaccel_resource *model,
+			      struct vaccel_tflite_tensor *const *inputs,
+			      int nr_inputs, struct vaccel_tflite_tensor **outputs,
+			      int nr_outputs, uint8_t *status)
+{
+	(void)sess;
+	if (!model || nr_inputs < 1 || nr_outputs < 1 ||
+	    inputs[0]->data_type != VACCEL_TFLITE_FLOAT32)
+		return VACCEL_EINVAL;
+	const struct vaccel_tflite_tensor *in = inputs[0];
+	int ret = vaccel_tflite_tensor_allocate(&outputs[0], in->nr_dims, in->dims,
+						VACCEL_TFLITE_FLOAT32, in->size);
+	if (ret)
+		return ret;
+	const float *x = in->data;
+	float *y = outputs[0]->data;
+	for (size_t i = 0; i < in->size / sizeof(float); i++)
+		y[i] = 2 * x[i];
+	*status = 0;
+	return VACCEL_OK;
+}
+
 static int example_resource_register(struct vaccel_resource *res,
 				     struct vaccel_session *sess)
 {
@@ -170,6 +231,9 @@ static struct vaccel_op ops[] = {
 	VACCEL_OP_INIT(ops[4], VACCEL_OP_BLAS_SGEMM, example_sgemm),
 	VACCEL_OP_INIT(ops[5], VACCEL_OP_MINMAX, example_minmax),
 	VACCEL_OP_INIT(ops[6], VACCEL_OP_FPGA_VECTORADD, example_vadd),
+	VACCEL_OP_INIT(ops[7], VACCEL_OP_TORCH_MODEL_LOAD, example_torch_load),
+	VACCEL_OP_INIT(ops[8], VACCEL_OP_TORCH_MODEL_RUN, example_torch_run),
+	VACCEL_OP_INIT(ops[9], VACCEL_OP_TFLITE_MODEL_RUN, example_tflite_run),
 };
 
 static int init(void)

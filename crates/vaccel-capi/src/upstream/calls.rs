@@ -5,20 +5,20 @@
 
 use crate::resource::CResource;
 use crate::session::CSession;
-use crate::tensor::TfStatus;
+use crate::tensor::{CTensor, TfStatus, TfliteTensor, TorchTensor};
 use std::ffi::{c_char, c_int, c_void};
 use vaccel_plugin::abi::VaccelArg;
 use vaccel_plugin::ops::{
     self, ClassifyArgs, ExecArgs, ExecResourceArgs, FpgaCopyArgs, FpgaMmultArgs, FpgaParallelArgs,
-    FpgaVaddArgs, ImageArgs, MinmaxArgs, ModelArgs, Out, SgemmArgs,
+    FpgaVaddArgs, ImageArgs, MinmaxArgs, ModelArgs, ModelRunArgs, Out, SgemmArgs, TensorOut,
 };
-use vaccel_plugin::{CallError, OpType, ResourceType, Results, code};
+use vaccel_plugin::{CallError, OpType, ResourceType, Results, Tensor, code};
 
 type Sess = *mut CSession;
 type Res = *mut CResource;
 
-/// Ops whose upstream signatures this module calls. The model-run ops (their tensor
-/// structs) and `torch_sgemm` are not among them (docs/C-API.md).
+/// Ops whose upstream signatures this module calls. TensorFlow's model run (its graph
+/// nodes) and `torch_sgemm` are not among them (docs/C-API.md).
 pub(super) fn served(op: OpType) -> bool {
     use OpType::*;
     matches!(
@@ -42,6 +42,8 @@ pub(super) fn served(op: OpType) -> bool {
             | TfliteModelUnload
             | TfModelLoad
             | TfModelUnload
+            | TorchModelRun
+            | TfliteModelRun
     )
 }
 
@@ -314,6 +316,45 @@ pub(super) unsafe fn call(
             }
             rc
         }
+        OpType::TorchModelRun => {
+            let mut v = view!(ModelRunArgs);
+            let res = resource(v.model_id, ResourceType::Model)?;
+            let mut tensors = Tensors::<TorchTensor>::new(op, &v)?;
+            let (inputs, nr_in, outputs, nr_out) = tensors.args()?;
+            let rc = invoke!(fn(Sess, Res, *const c_void, *const *mut TorchTensor, c_int, *mut *mut TorchTensor, c_int)(
+                sess,
+                res,
+                std::ptr::null(),
+                inputs,
+                nr_in,
+                outputs,
+                nr_out,
+            ));
+            if rc == code::OK {
+                tensors.put_outputs(&mut v.outputs)?;
+            }
+            rc
+        }
+        OpType::TfliteModelRun => {
+            let mut v = view!(ModelRunArgs);
+            let res = resource(v.model_id, ResourceType::Model)?;
+            let mut tensors = Tensors::<TfliteTensor>::new(op, &v)?;
+            let (inputs, nr_in, outputs, nr_out) = tensors.args()?;
+            let mut status = 0u8;
+            let rc = invoke!(fn(Sess, Res, *const *mut TfliteTensor, c_int, *mut *mut TfliteTensor, c_int, *mut u8)(
+                sess,
+                res,
+                inputs,
+                nr_in,
+                outputs,
+                nr_out,
+                &mut status,
+            ));
+            if rc == code::OK {
+                tensors.put_outputs(&mut v.outputs)?;
+            }
+            rc
+        }
         _ => {
             return Err(CallError {
                 code: code::ENOTSUP,
@@ -323,4 +364,93 @@ pub(super) unsafe fn call(
         }
     };
     Ok(rc)
+}
+
+/// A model run's tensors as a framework's C structs: copies of the inputs, and the output
+/// slots the plugin fills with tensors it allocates; all deleted with this.
+struct Tensors<T: CTensor> {
+    op: OpType,
+    inputs: Vec<*mut T>,
+    outputs: Vec<*mut T>,
+}
+
+impl<T: CTensor> Tensors<T> {
+    fn new(op: OpType, v: &ModelRunArgs<'_>) -> Result<Self, CallError> {
+        let mut t = Tensors {
+            op,
+            inputs: Vec::with_capacity(v.inputs.len()),
+            outputs: vec![std::ptr::null_mut(); v.outputs.len()],
+        };
+        for (i, blob) in v.inputs.iter().enumerate() {
+            let tensor = Tensor::decode(blob.0)
+                .map_err(|m| invalid(format!("{op}: input tensor {i}: {m}")))?;
+            let c = T::from_tensor(&tensor).map_err(|e| CallError {
+                code: e.code(),
+                message: format!("{op}: input tensor {i}: {e}"),
+                relayed: false,
+            })?;
+            t.inputs.push(c);
+        }
+        Ok(t)
+    }
+
+    /// Inputs, their count, output slots, their count.
+    fn args(&mut self) -> Result<(*const *mut T, c_int, *mut *mut T, c_int), CallError> {
+        let count =
+            |n: usize| c_int::try_from(n).map_err(|_| invalid(format!("{}: {n} tensors", self.op)));
+        Ok((
+            self.inputs.as_ptr(),
+            count(self.inputs.len())?,
+            self.outputs.as_mut_ptr(),
+            count(self.outputs.len())?,
+        ))
+    }
+
+    /// Encode the plugin's output tensors into the caller's buffers (ERANGE with the size
+    /// needed when one does not fit: the runtime asks again with room).
+    fn put_outputs(&self, outs: &mut [TensorOut<'_>]) -> Result<(), CallError> {
+        let op = self.op;
+        for (i, (c, out)) in self.outputs.iter().zip(outs.iter_mut()).enumerate() {
+            // SAFETY: NULL, or a tensor the plugin allocated with the framework's _new /
+            // _allocate, as upstream's plugins do.
+            let Some(c) = (unsafe { c.as_ref() }) else {
+                return Err(CallError {
+                    code: code::EBACKEND,
+                    message: format!("{op}: the plugin left output tensor {i} unset"),
+                    relayed: false,
+                });
+            };
+            // SAFETY: as above: its dims and data are the plugin's, valid for their sizes.
+            let tensor = unsafe { c.to_tensor() }.map_err(|m| CallError {
+                code: code::EBACKEND,
+                message: format!("{op}: the plugin's output tensor {i}: {m}"),
+                relayed: false,
+            })?;
+            let room = out.capacity();
+            out.set_with(tensor.encoded_len(), |dst| {
+                tensor.encode_into(dst);
+            })
+            .map_err(|t| CallError {
+                code: code::ERANGE,
+                message: format!(
+                    "{op}: output tensor {i} takes {} bytes, the buffer holds {room}",
+                    t.needed
+                ),
+                relayed: false,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl<T: CTensor> Drop for Tensors<T> {
+    fn drop(&mut self) {
+        for t in self.inputs.drain(..).chain(self.outputs.drain(..)) {
+            if !t.is_null() {
+                // SAFETY: allocated by `from_tensor` (inputs) or by the plugin with the
+                // framework's allocator (outputs), deleted once here.
+                unsafe { T::delete(t) };
+            }
+        }
+    }
 }
