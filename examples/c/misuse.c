@@ -52,6 +52,15 @@ int main(void)
 	printf("fpga mmult, misaligned: %s\n",
 	       name(vaccel_fpga_mmult(&sess, (float *)((char *)v + 1), v, out, 2)));
 	printf("opencv, no plugin for it: %s\n", name(vaccel_opencv_unpack(&sess, NULL, 0, NULL, 0)));
+	{
+		int64_t d[1] = { 4 };
+		struct vaccel_torch_tensor *t = NULL, *o = NULL;
+		vaccel_torch_tensor_new(&t, 1, d, VACCEL_TORCH_FLOAT);
+		vaccel_torch_tensor_set_data(t, v, 4 * sizeof(float));
+		printf("torch_sgemm, no plugin for it: %s\n", name(vaccel_torch_sgemm(&sess, &t, &t, &t, 2, 2, 2, &o)));
+		printf("torch_sgemm, NULL operand: %s\n", name(vaccel_torch_sgemm(&sess, &t, NULL, &t, 2, 2, 2, &o)));
+		vaccel_torch_tensor_delete(t);
+	}
 	printf("genop with negative count: %s\n", name(vaccel_genop(&sess, NULL, -1, NULL, 0)));
 	printf("genop with NULL args: %s\n", name(vaccel_genop(&sess, NULL, 2, NULL, 0)));
 	printf("release session holding a resource: %s\n", name(vaccel_session_release(&sess)));

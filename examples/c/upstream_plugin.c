@@ -169,6 +169,33 @@ int main(int argc, char **argv)
 	vaccel_resource_unregister(&model, &sess);
 	vaccel_resource_release(&model);
 
+	/* torch_sgemm: out = A·B + C, by the plugin, checked here. */
+	float ta[6] = { 1, 2, 3, 4, 5, 6 }, tb[6] = { 1, 0, -1, 2, 0.5f, 1 }, tc[4] = { 1, 1, 1, 1 };
+	int64_t da[2] = { 2, 3 }, db[2] = { 3, 2 }, dc[2] = { 2, 2 };
+	struct vaccel_torch_tensor *A = NULL, *B = NULL, *C = NULL, *O = NULL;
+	ret = vaccel_torch_tensor_new(&A, 2, da, VACCEL_TORCH_FLOAT);
+	ret = ret ? ret : vaccel_torch_tensor_new(&B, 2, db, VACCEL_TORCH_FLOAT);
+	ret = ret ? ret : vaccel_torch_tensor_new(&C, 2, dc, VACCEL_TORCH_FLOAT);
+	ret = ret ? ret : vaccel_torch_tensor_set_data(A, ta, sizeof(ta));
+	ret = ret ? ret : vaccel_torch_tensor_set_data(B, tb, sizeof(tb));
+	ret = ret ? ret : vaccel_torch_tensor_set_data(C, tc, sizeof(tc));
+	ret = ret ? ret : vaccel_torch_sgemm(&sess, &A, &B, &C, 2, 2, 3, &O);
+	float want_o[4];
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++) {
+			want_o[i * 2 + j] = tc[i * 2 + j];
+			for (int p = 0; p < 3; p++)
+				want_o[i * 2 + j] += ta[i * 3 + p] * tb[p * 2 + j];
+		}
+	int product = O && O->size == sizeof(want_o) && O->nr_dims == 2;
+	for (int i = 0; product && i < 4; i++)
+		product = ((float *)O->data)[i] == want_o[i];
+	printf("torch_sgemm: %s, product as computed: %s\n", code(ret), yes(product));
+	vaccel_torch_tensor_delete(A);
+	vaccel_torch_tensor_delete(B);
+	vaccel_torch_tensor_delete(C);
+	vaccel_torch_tensor_delete(O);
+
 	/* The generic form reaches the same function. */
 	uint8_t op = VACCEL_OP_FPGA_VECTORADD;
 	float gc[4] = { 0 };

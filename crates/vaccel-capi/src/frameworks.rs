@@ -136,6 +136,38 @@ pub unsafe extern "C" fn vaccel_torch_model_run(
     })
 }
 
+/// # Safety
+/// Pointers NULL or valid: `in_*` point to tensor pointers, `out` is writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn vaccel_torch_sgemm(
+    sess: *mut CSession,
+    in_a: *mut *mut TorchTensor,
+    in_b: *mut *mut TorchTensor,
+    in_c: *mut *mut TorchTensor,
+    m: c_int,
+    n: c_int,
+    k: c_int,
+    out: *mut *mut TorchTensor,
+) -> c_int {
+    guard("vaccel_torch_sgemm", || {
+        // SAFETY: per the contract.
+        let s = unsafe { session_of(sess) }?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let [a, b, c] = [(in_a, "in_A"), (in_b, "in_B"), (in_c, "in_C")].map(|(p, what)| {
+            // SAFETY: per the contract: NULL or a pointer to a tensor pointer.
+            unsafe { read_tensors(p.cast_const(), 1) }
+                .map_err(|e| Error::Invalid(format!("{what}: {e}")))
+                .and_then(|mut v| v.pop().ok_or_else(|| null(what)))
+        });
+        let result = s.torch_sgemm(&a?, &b?, &c?, [m, n, k])?;
+        // SAFETY: `out` is writable for one pointer (checked non-NULL).
+        unsafe { write_tensors(out, std::slice::from_ref(&result)) }
+    })
+}
+
 fn set_tflite_status(status: *mut u8, ok: bool) {
     // SAFETY: NULL or writable per the contract of the callers.
     if let Some(s) = unsafe { status.as_mut() } {

@@ -21,6 +21,7 @@
  *   torch_model_load   checks the model resource has data
  *   torch_model_run    one float output tensor: 2 * the first input, same dims
  *   tflite_model_run   the same for TFLite tensors (status 0)
+ *   torch_sgemm        *out = A·B + C for float tensors A (M×K), B (K×N), C (M×N)
  *
  * Build switches for the loader's tests: EXAMPLE_VACCEL_VERSION (the vAccel version it
  * claims to be built with), EXAMPLE_INIT_FAILS (its init() fails), EXAMPLE_BAD_OP (it
@@ -212,6 +213,36 @@ static int example_tflite_run(struct vaccel_session *sess,
 	return VACCEL_OK;
 }
 
+static int example_torch_sgemm(struct vaccel_session *sess,
+			       struct vaccel_torch_tensor **in_A,
+			       struct vaccel_torch_tensor **in_B,
+			       struct vaccel_torch_tensor **in_C, int M, int N, int K,
+			       struct vaccel_torch_tensor **out)
+{
+	(void)sess;
+	const struct vaccel_torch_tensor *a = *in_A, *b = *in_B, *c = *in_C;
+	if (M < 1 || N < 1 || K < 1 ||
+	    a->size != (size_t)M * K * sizeof(float) ||
+	    b->size != (size_t)K * N * sizeof(float) ||
+	    c->size != (size_t)M * N * sizeof(float))
+		return VACCEL_EINVAL;
+	int64_t dims[2] = { M, N };
+	int ret = vaccel_torch_tensor_allocate(out, 2, dims, VACCEL_TORCH_FLOAT,
+					       c->size);
+	if (ret)
+		return ret;
+	const float *x = a->data, *y = b->data, *z = c->data;
+	float *o = (*out)->data;
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++) {
+			float acc = z[i * N + j];
+			for (int p = 0; p < K; p++)
+				acc += x[i * K + p] * y[p * N + j];
+			o[i * N + j] = acc;
+		}
+	return VACCEL_OK;
+}
+
 static int example_resource_register(struct vaccel_resource *res,
 				     struct vaccel_session *sess)
 {
@@ -234,6 +265,7 @@ static struct vaccel_op ops[] = {
 	VACCEL_OP_INIT(ops[7], VACCEL_OP_TORCH_MODEL_LOAD, example_torch_load),
 	VACCEL_OP_INIT(ops[8], VACCEL_OP_TORCH_MODEL_RUN, example_torch_run),
 	VACCEL_OP_INIT(ops[9], VACCEL_OP_TFLITE_MODEL_RUN, example_tflite_run),
+	VACCEL_OP_INIT(ops[10], VACCEL_OP_TORCH_SGEMM, example_torch_sgemm),
 };
 
 static int init(void)

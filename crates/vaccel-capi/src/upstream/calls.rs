@@ -10,7 +10,8 @@ use std::ffi::{c_char, c_int, c_void};
 use vaccel_plugin::abi::VaccelArg;
 use vaccel_plugin::ops::{
     self, ClassifyArgs, ExecArgs, ExecResourceArgs, FpgaCopyArgs, FpgaMmultArgs, FpgaParallelArgs,
-    FpgaVaddArgs, ImageArgs, MinmaxArgs, ModelArgs, ModelRunArgs, Out, SgemmArgs, TensorOut,
+    FpgaVaddArgs, ImageArgs, MinmaxArgs, ModelArgs, ModelRunArgs, Out, SgemmArgs, TensorIn,
+    TensorOut, TorchSgemmArgs,
 };
 use vaccel_plugin::{CallError, OpType, ResourceType, Results, Tensor, code};
 
@@ -18,7 +19,7 @@ type Sess = *mut CSession;
 type Res = *mut CResource;
 
 /// Ops whose upstream signatures this module calls. TensorFlow's model run (its graph
-/// nodes) and `torch_sgemm` are not among them (docs/C-API.md).
+/// nodes) is not among them (docs/C-API.md).
 pub(super) fn served(op: OpType) -> bool {
     use OpType::*;
     matches!(
@@ -44,6 +45,7 @@ pub(super) fn served(op: OpType) -> bool {
             | TfModelUnload
             | TorchModelRun
             | TfliteModelRun
+            | TorchSgemm
     )
 }
 
@@ -355,6 +357,26 @@ pub(super) unsafe fn call(
             }
             rc
         }
+        OpType::TorchSgemm => {
+            let mut v = view!(TorchSgemmArgs);
+            let mut tensors = Tensors::<TorchTensor>::from_blobs(op, &[v.a, v.b, v.c], 1)?;
+            let (inputs, outputs) = (tensors.inputs.as_mut_ptr(), tensors.outputs.as_mut_ptr());
+            // The plugin takes each operand and the result by a pointer to its pointer.
+            let rc = invoke!(fn(Sess, *mut *mut TorchTensor, *mut *mut TorchTensor, *mut *mut TorchTensor, c_int, c_int, c_int, *mut *mut TorchTensor)(
+                sess,
+                inputs,
+                inputs.wrapping_add(1),
+                inputs.wrapping_add(2),
+                v.m,
+                v.n,
+                v.k,
+                outputs,
+            ));
+            if rc == code::OK {
+                tensors.put_outputs(std::slice::from_mut(&mut v.out))?;
+            }
+            rc
+        }
         _ => {
             return Err(CallError {
                 code: code::ENOTSUP,
@@ -376,12 +398,21 @@ struct Tensors<T: CTensor> {
 
 impl<T: CTensor> Tensors<T> {
     fn new(op: OpType, v: &ModelRunArgs<'_>) -> Result<Self, CallError> {
+        Self::from_blobs(op, &v.inputs, v.outputs.len())
+    }
+
+    /// Copies of encoded input tensors, and `nr_outputs` empty output slots.
+    fn from_blobs(
+        op: OpType,
+        inputs: &[TensorIn<'_>],
+        nr_outputs: usize,
+    ) -> Result<Self, CallError> {
         let mut t = Tensors {
             op,
-            inputs: Vec::with_capacity(v.inputs.len()),
-            outputs: vec![std::ptr::null_mut(); v.outputs.len()],
+            inputs: Vec::with_capacity(inputs.len()),
+            outputs: vec![std::ptr::null_mut(); nr_outputs],
         };
-        for (i, blob) in v.inputs.iter().enumerate() {
+        for (i, blob) in inputs.iter().enumerate() {
             let tensor = Tensor::decode(blob.0)
                 .map_err(|m| invalid(format!("{op}: input tensor {i}: {m}")))?;
             let c = T::from_tensor(&tensor).map_err(|e| CallError {

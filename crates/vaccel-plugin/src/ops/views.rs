@@ -379,6 +379,29 @@ views! {
         }
     }
 
+    /// `torch_sgemm`: upstream's Torch matrix product over tensors (`out` from `a`, `b`,
+    /// `c` and the dimensions), as its Torch plugin defines it; no plugin of ours has it.
+    pub struct TorchSgemmArgs<'a> for [TorchSgemm] {
+        read {
+            /// Tensor A (encoded).
+            a: TensorIn<'a> = Custom,
+            /// Tensor B (encoded).
+            b: TensorIn<'a> = Custom,
+            /// Tensor C (encoded).
+            c: TensorIn<'a> = Custom,
+            /// Rows.
+            m: i32 = Int32,
+            /// Columns.
+            n: i32 = Int32,
+            /// Inner dimension.
+            k: i32 = Int32,
+        }
+        write {
+            /// The result tensor (encoded).
+            out: TensorOut<'a> = Custom,
+        }
+    }
+
     /// FPGA array copy: `out_a = a`.
     pub struct FpgaCopyArgs<'a> for [FpgaArraycopy] {
         read {

@@ -8,7 +8,7 @@ use crate::abi::VaccelArg;
 use crate::ops::{
     self, ClassifyArgs, ExecArgs, ExecResourceArgs, FpgaCopyArgs, FpgaMmultArgs, FpgaParallelArgs,
     FpgaVaddArgs, ImageArgs, ImageOp, MinmaxArgs, ModelArgs, ModelRunArgs, Out, SgemmArgs,
-    write_c_string,
+    TorchSgemmArgs, write_c_string,
 };
 use crate::results::{Classification, ImageOutput, Results, TooSmall};
 use crate::tensor::Tensor;
@@ -202,6 +202,30 @@ pub(super) unsafe fn dispatch<P: Plugin>(
             v.indata = &v.indata[..n];
             v.outdata = &mut std::mem::take(&mut v.outdata)[..n];
             p.minmax(ctx, v)
+        }
+        OpType::TorchSgemm => {
+            let mut v = view!(TorchSgemmArgs);
+            let tensor = |name: &str, t: &[u8]| {
+                Tensor::decode(t)
+                    .map_err(|m| PluginError::invalid(format!("{op}: tensor {name}: {m}")))
+            };
+            let (a, b, c) = (
+                tensor("a", v.a.0)?,
+                tensor("b", v.b.0)?,
+                tensor("c", v.c.0)?,
+            );
+            let out = p.torch_sgemm(ctx, a, b, c, [v.m, v.n, v.k])?;
+            let room = v.out.capacity();
+            v.out
+                .set_with(out.encoded_len(), |b| {
+                    out.encode_into(b);
+                })
+                .map_err(|TooSmall { needed }| {
+                    PluginError::new(
+                        code::ERANGE,
+                        format!("{op}: the output takes {needed} bytes, the buffer holds {room}"),
+                    )
+                })
         }
         OpType::FpgaArraycopy => p.fpga_arraycopy(ctx, view!(FpgaCopyArgs)),
         OpType::FpgaMmult => p.fpga_mmult(ctx, view!(FpgaMmultArgs)),

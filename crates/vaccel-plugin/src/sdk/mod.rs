@@ -388,6 +388,22 @@ pub trait Plugin: Sized + Send + Sync + 'static {
     fn fpga_vadd(&self, _ctx: &Ctx<'_>, _args: FpgaVaddArgs<'_>) -> Result<()> {
         Err(PluginError::unsupported(OpType::FpgaVectoradd))
     }
+    /// `torch_sgemm`: the product tensor of `a`, `b` and `c` with dimensions `m`, `n`,
+    /// `k` (upstream's Torch plugin defines the semantics).
+    ///
+    /// # Errors
+    /// `ENOTSUP` unless implemented.
+    #[allow(clippy::too_many_arguments)]
+    fn torch_sgemm(
+        &self,
+        _ctx: &Ctx<'_>,
+        _a: Tensor,
+        _b: Tensor,
+        _c: Tensor,
+        _mnk: [i32; 3],
+    ) -> Result<Tensor> {
+        Err(PluginError::unsupported(OpType::TorchSgemm))
+    }
     /// Ops without a typed view (OpenCV, framework ops beyond load/run): raw arguments.
     ///
     /// # Errors

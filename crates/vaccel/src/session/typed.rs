@@ -10,6 +10,7 @@ use vaccel_plugin::ops::Blob;
 use vaccel_plugin::ops::{
     ClassifyArgs, ExecArgs, ExecResourceArgs, FpgaCopyArgs, FpgaMmultArgs, FpgaParallelArgs,
     FpgaVaddArgs, ImageArgs, ImageOp, MinmaxArgs, ModelArgs, ModelRunArgs, Out, SgemmArgs, Text,
+    TorchSgemmArgs,
 };
 use vaccel_plugin::{Args, Classification, ImageOutput, OpType, Results, Tensor, code};
 
@@ -283,6 +284,51 @@ impl Session {
                         })
                         .collect(),
                 )),
+            }
+        })
+    }
+
+    /// `torch_sgemm` (upstream's Torch plugins define it; no plugin of ours has it): the
+    /// result tensor, its buffer starting at 1 MiB and asked again with room on `ERANGE`.
+    ///
+    /// # Errors
+    /// As [`Session::call`]; [`Error::Backend`] for a malformed result.
+    pub fn torch_sgemm(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        c: &Tensor,
+        [m, n, k]: [i32; 3],
+    ) -> Result<Tensor> {
+        let op = OpType::TorchSgemm;
+        let (a, b, c) = (a.encode(), b.encode(), c.encode());
+        with_room(vec![1 << 20], |room| {
+            let mut buf = vec![0u8; room[0]];
+            let mut view = TorchSgemmArgs {
+                a: Blob(&a),
+                b: Blob(&b),
+                c: Blob(&c),
+                m,
+                n,
+                k,
+                out: Out::new(&mut buf),
+            };
+            let called = view.with_args(|r, w| self.call(op, r, w));
+            let written = view.out.written_bytes();
+            match (called, written) {
+                (Ok(()), Ok(bytes)) => Tensor::decode(bytes).map_err(|m| {
+                    (
+                        Error::Backend(format!("{op}: the result tensor is malformed: {m}")),
+                        vec![],
+                    )
+                }),
+                (Ok(()), Err(n)) => Err((
+                    Error::Backend(format!(
+                        "{op}: the result reports {n} bytes, more than its buffer"
+                    )),
+                    vec![],
+                )),
+                (Err(e), w) => Err((e, vec![w.map_or_else(|n| n, <[u8]>::len)])),
             }
         })
     }

@@ -80,6 +80,13 @@ int vaccel_torch_model_run(struct vaccel_session *sess, struct vaccel_resource *
 			   struct vaccel_torch_tensor *const *in_tensor, int nr_read,
 			   struct vaccel_torch_tensor **out_tensor, int nr_write);
 
+/* Upstream's Torch matrix product over tensors: *out receives a new tensor (delete it
+ * with vaccel_torch_tensor_delete). Served by plugins that implement it (upstream Torch
+ * plugins); VACCEL_ENOTSUP otherwise. */
+int vaccel_torch_sgemm(struct vaccel_session *sess, struct vaccel_torch_tensor **in_A,
+		       struct vaccel_torch_tensor **in_B, struct vaccel_torch_tensor **in_C, int M,
+		       int N, int K, struct vaccel_torch_tensor **out);
+
 #ifdef __cplusplus
 }
 #endif
