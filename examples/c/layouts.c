@@ -134,11 +134,8 @@ int main(int argc, char **argv)
 	check(file.nr_paths == 1 && strcmp(file.paths[0], argv[1]) == 0 &&
 		      file.path_type == VACCEL_PATH_LOCAL_FILE,
 	      "file resource: its path");
-	check(file.nr_blobs == 1 && file.blobs[0]->type == VACCEL_BLOB_FILE &&
-		      strcmp(file.blobs[0]->path, argv[1]) == 0 &&
-		      file.blobs[0]->size == (size_t)st.st_size && file.blobs[0]->data != NULL &&
-		      strchr(file.blobs[0]->name, '/') == NULL,
-	      "file resource: its blob (type, path, size, data, name)");
+	check(file.nr_blobs == 0 && file.blobs == NULL,
+	      "file resource: no blobs before it is registered (its data is read then)");
 	if (vaccel_resource_init_from_buf(&buf, bytes, sizeof(bytes), VACCEL_RESOURCE_DATA,
 					  "mine.bin", true) != VACCEL_OK)
 		return 1;
@@ -153,6 +150,11 @@ int main(int argc, char **argv)
 		      sess.resource_counts[VACCEL_RESOURCE_DATA] == 1 &&
 		      vaccel_resource_refcount(&file) == 1,
 	      "register counts the registration");
+	check(file.nr_blobs == 1 && file.blobs[0]->type == VACCEL_BLOB_FILE &&
+		      strcmp(file.blobs[0]->path, argv[1]) == 0 &&
+		      file.blobs[0]->size == (size_t)st.st_size && file.blobs[0]->data != NULL &&
+		      strchr(file.blobs[0]->name, '/') == NULL,
+	      "file resource: its blob (type, path, size, data, name)");
 	check(vaccel_resource_unregister(&file, &sess) == VACCEL_OK && file.refcount == 0 &&
 		      sess.resource_counts[VACCEL_RESOURCE_DATA] == 0,
 	      "unregister uncounts it");

@@ -150,9 +150,10 @@ web_pid=$!
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$web_port") 2>/dev/null && break; sleep 0.1; done
 build resource_forms && run resource_forms "$out/blobs" "http://127.0.0.1:$web_port/one.txt" \
 	&& expect resource_forms "from blobs: yes (copied)" \
-	"from_buf (allocated): yes" "multi_new of a directory: yes" "directory: yes" "directory, allocated: yes" \
+	"from_buf (allocated): yes" "multi_new of a directory: yes (its data is read at register)" \
+	"directory: yes" "directory, allocated: yes" "data read at register: yes" "file gone by register: VACCEL_ENOENT" \
 	"directory of a buffer resource: VACCEL_ENOTSUP" "sync, local: ok" "sync, not registered: VACCEL_ENOENT" \
-	"from a URL: yes" "downloaded blob name: one.txt"
+	"from a URL: yes (downloaded at register)" "downloaded blob name: one.txt"
 kill "$web_pid" 2>/dev/null; wait "$web_pid" 2>/dev/null
 if build slog && VACCEL_LOG_LEVEL=3 run slog; then
 	if grep -qF "slog error: 42 3.50 text 1234567890123" "$out/slog.err" && grep -qF "slog info: ok" "$out/slog.err" \
@@ -177,6 +178,7 @@ build layouts && run layouts "$here/layouts.c" && expect layouts \
 	"local session: id, hint, not virtio, no remote id: yes" \
 	"session rundir is a directory named session.<id>: yes" "session rundir is under vaccel_rundir(): yes" \
 	"resource lists are empty lists: yes" "file resource: its path: yes" \
+	"file resource: no blobs before it is registered (its data is read then): yes" \
 	"file resource: its blob (type, path, size, data, name): yes" \
 	"buffer resource: its blob (type, name, size, bytes): yes" "register counts the registration: yes" \
 	"unregister uncounts it: yes" "release frees and clears the fields: yes" \

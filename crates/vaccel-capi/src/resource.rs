@@ -99,8 +99,10 @@ fn c_array<T>(n: usize, mut make: impl FnMut(usize) -> *mut T) -> CResult<*mut *
     Ok(arr)
 }
 
-/// The caller-visible picture of a resource: its paths and its blobs (names, the files
-/// they came from, their bytes — the runtime's copy, valid until the release).
+/// The caller-visible picture of a resource: its paths and, once its data is read, its
+/// blobs (names, the files they came from, their bytes — the runtime's copy, valid until
+/// the release). A resource made from paths has no blobs until it is first registered,
+/// as upstream's.
 fn fill_c_fields(res: &mut CResource, r: &Resource) -> CResult {
     let paths = r.paths();
     res.paths = c_array(paths.len(), |i| {
@@ -116,6 +118,14 @@ fn fill_c_fields(res: &mut CResource, r: &Resource) -> CResult {
         [one] if one.is_dir() => PATH_LOCAL_DIR,
         _ => PATH_LOCAL_FILE,
     };
+    fill_c_blobs(res, r)
+}
+
+/// Fill the blob fields once the resource's data is read (nothing before, nor twice).
+pub(crate) fn fill_c_blobs(res: &mut CResource, r: &Resource) -> CResult {
+    if !res.blobs.is_null() || !r.is_loaded() {
+        return Ok(());
+    }
     let (blobs, files) = (r.blobs(), r.blob_paths());
     res.blobs = c_array(blobs.len(), |i| {
         // SAFETY: calloc of one zeroed blob; checked for NULL before writing.
@@ -223,7 +233,10 @@ pub unsafe extern "C" fn vaccel_resource_init(
         let r = unsafe { obj_mut(res, "res") }?;
         // SAFETY: per the contract.
         let path = unsafe { c_str(path, "path") }?;
-        publish(r, Resource::from_path(path, resource_type(type_)?)?)
+        publish(
+            r,
+            Resource::from_paths_deferred(&[path], resource_type(type_)?)?,
+        )
     })
 }
 
@@ -253,7 +266,10 @@ pub unsafe extern "C" fn vaccel_resource_init_multi(
             // SAFETY: each is NULL or a NUL-terminated string (contract).
             .map(|(i, p)| unsafe { c_str(*p, &format!("paths[{i}]")) }.map(PathBuf::from))
             .collect::<CResult<Vec<_>>>()?;
-        publish(r, Resource::from_paths(&list, resource_type(type_)?)?)
+        publish(
+            r,
+            Resource::from_paths_deferred(&list, resource_type(type_)?)?,
+        )
     })
 }
 
@@ -332,7 +348,7 @@ pub unsafe extern "C" fn vaccel_resource_new(
             .map_err(|_| Error::Invalid("out of memory".into()))?;
         // SAFETY: per the contract.
         let made = unsafe { c_str(path, "path") }
-            .and_then(|path| Resource::from_path(path, resource_type(type_)?))
+            .and_then(|path| Resource::from_paths_deferred(&[path], resource_type(type_)?))
             .and_then(|res| publish(r, res));
         if let Err(e) = made {
             // SAFETY: allocated above with calloc, not published.
@@ -369,7 +385,11 @@ pub unsafe extern "C" fn vaccel_resource_register(
         let r = unsafe { obj_mut(res, "res") }?;
         // SAFETY: per the contract.
         let s = unsafe { session_of(sess) }?;
-        s.register(&state()?.resource(r)?)?;
+        let resource = state()?.resource(r)?;
+        s.register(&resource)?;
+        // Its data was read at this first registration: the caller's struct shows the
+        // blobs from now on.
+        fill_c_blobs(r, &resource)?;
         // SAFETY: valid (just looked up); the caller's structs, updated in its call.
         let c = unsafe { obj_mut(sess, "sess") }?;
         counts(r, c, 1);

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use vaccel_plugin::sync::lock;
 use vaccel_plugin::{HostBlob, HostResource, ResourceType};
 
@@ -12,12 +12,25 @@ static NEXT_ID: AtomicI64 = AtomicI64::new(1);
 
 #[derive(Debug)]
 pub(crate) struct ResourceInner {
-    pub(crate) host: HostResource,
+    id: i64,
+    resource_type: ResourceType,
     paths: Vec<PathBuf>,
-    /// The file each blob was read from (none for blobs made in memory).
-    blob_paths: Vec<Option<PathBuf>>,
+    /// Its blobs, and the file each was read from: set when it is made, or — for a
+    /// resource made with [`Resource::from_paths_deferred`] — when it is first loaded
+    /// (registered), as upstream reads a resource's data at registration. Never changed
+    /// once set: every session, plugin and agent sees the same bytes.
+    data: OnceLock<Data>,
+    /// Serialises the one load.
+    loading: Mutex<()>,
     /// Ids of the sessions it is registered with.
     pub(crate) sessions: Mutex<Vec<i64>>,
+}
+
+#[derive(Debug)]
+struct Data {
+    host: HostResource,
+    /// The file each blob was read from (none for blobs made in memory).
+    blob_paths: Vec<Option<PathBuf>>,
 }
 
 /// A resource. Clones share it; it lives while a clone or a session registration holds it.
@@ -128,26 +141,108 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()>
     Ok(())
 }
 
+/// Read (or download) every path: the blobs, and the file each came from.
+fn read_paths(paths: &[PathBuf]) -> Result<(Vec<HostBlob>, Vec<Option<PathBuf>>)> {
+    let (mut blobs, mut blob_paths) = (Vec::new(), Vec::new());
+    for p in paths {
+        if is_url(p) {
+            blobs.push(download(&p.to_string_lossy())?);
+            blob_paths.push(None);
+            continue;
+        }
+        for (blob, file) in blobs_of_path(p)? {
+            blobs.push(blob);
+            blob_paths.push(Some(file));
+        }
+    }
+    Ok((blobs, blob_paths))
+}
+
 impl Resource {
+    fn unloaded(resource_type: ResourceType, paths: Vec<PathBuf>) -> Resource {
+        Resource {
+            inner: Arc::new(ResourceInner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                resource_type,
+                paths,
+                data: OnceLock::new(),
+                loading: Mutex::new(()),
+                sessions: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
     fn new(
         resource_type: ResourceType,
         blobs: Vec<HostBlob>,
         paths: Vec<PathBuf>,
         blob_paths: Vec<Option<PathBuf>>,
     ) -> Resource {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        Resource {
-            inner: Arc::new(ResourceInner {
-                host: HostResource {
-                    id,
-                    resource_type,
-                    blobs: blobs.into(),
-                },
-                paths,
-                blob_paths,
-                sessions: Mutex::new(Vec::new()),
-            }),
+        let r = Self::unloaded(resource_type, paths);
+        r.set_data(blobs, blob_paths);
+        r
+    }
+
+    fn set_data(&self, blobs: Vec<HostBlob>, blob_paths: Vec<Option<PathBuf>>) {
+        let _ = self.inner.data.set(Data {
+            host: HostResource {
+                id: self.inner.id,
+                resource_type: self.inner.resource_type,
+                blobs: blobs.into(),
+            },
+            blob_paths,
+        });
+    }
+
+    /// A resource from files, directories and/or URLs whose data is read (downloaded) when
+    /// it is first registered — upstream's behaviour, which libvaccel follows. The paths
+    /// are checked now: each must exist (a URL must be `http://` or `https://`).
+    ///
+    /// # Errors
+    /// [`Error::NoPaths`]; [`Error::Io`] naming a path that does not exist.
+    pub fn from_paths_deferred<P: AsRef<Path>>(
+        paths: &[P],
+        resource_type: ResourceType,
+    ) -> Result<Resource> {
+        if paths.is_empty() {
+            return Err(Error::NoPaths);
         }
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
+        for p in paths.iter().filter(|p| !is_url(p)) {
+            std::fs::metadata(p).map_err(|source| Error::Io {
+                path: p.clone(),
+                source,
+            })?;
+        }
+        Ok(Self::unloaded(resource_type, paths))
+    }
+
+    /// Read its data now if it has not been read (a deferred resource); registering does
+    /// this. Once read, its bytes never change.
+    ///
+    /// # Errors
+    /// As [`Resource::from_paths`]: a path that can no longer be read, a failed download.
+    pub fn load(&self) -> Result<()> {
+        if self.inner.data.get().is_some() {
+            return Ok(());
+        }
+        let _one = lock(&self.inner.loading);
+        if self.inner.data.get().is_none() {
+            let (blobs, blob_paths) = read_paths(&self.inner.paths)?;
+            self.set_data(blobs, blob_paths);
+        }
+        Ok(())
+    }
+
+    /// Whether its data has been read.
+    pub fn is_loaded(&self) -> bool {
+        self.inner.data.get().is_some()
+    }
+
+    /// What plugins see of it, reading its data first if need be.
+    pub(crate) fn host(&self) -> Result<&HostResource> {
+        self.load()?;
+        Ok(&self.inner.data.get().expect("loaded above").host)
     }
 
     /// A resource from a file (one blob) or a directory (one blob per regular file in it
@@ -171,20 +266,8 @@ impl Resource {
         if paths.is_empty() {
             return Err(Error::NoPaths);
         }
-        let (mut blobs, mut blob_paths) = (Vec::new(), Vec::new());
-        for p in paths {
-            let p = p.as_ref();
-            if is_url(p) {
-                blobs.push(download(&p.to_string_lossy())?);
-                blob_paths.push(None);
-                continue;
-            }
-            for (blob, file) in blobs_of_path(p)? {
-                blobs.push(blob);
-                blob_paths.push(Some(file));
-            }
-        }
-        let paths = paths.iter().map(|p| p.as_ref().to_owned()).collect();
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
+        let (blobs, blob_paths) = read_paths(&paths)?;
         Ok(Self::new(resource_type, blobs, paths, blob_paths))
     }
 
@@ -234,22 +317,26 @@ impl Resource {
 
     /// Id (> 0, unique in the process).
     pub fn id(&self) -> i64 {
-        self.inner.host.id
+        self.inner.id
     }
 
     /// Type.
     pub fn resource_type(&self) -> ResourceType {
-        self.inner.host.resource_type
+        self.inner.resource_type
     }
 
-    /// The file each blob was read from, by blob (`None` for blobs made in memory).
+    /// The file each blob was read from, by blob (`None` for blobs made in memory); empty
+    /// until its data is read.
     pub fn blob_paths(&self) -> &[Option<PathBuf>] {
-        &self.inner.blob_paths
+        self.inner
+            .data
+            .get()
+            .map_or(&[], |d| d.blob_paths.as_slice())
     }
 
-    /// Blobs.
+    /// Blobs; empty until its data is read ([`Resource::load`]).
     pub fn blobs(&self) -> &[HostBlob] {
-        &self.inner.host.blobs
+        self.inner.data.get().map_or(&[], |d| &d.host.blobs)
     }
 
     /// The paths it was made from (empty for a buffer).
@@ -282,6 +369,32 @@ impl Resource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deferred_resource_reads_its_data_once_when_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("w.bin");
+        // A path that does not exist is refused at once, naming it.
+        let e = Resource::from_paths_deferred(&[&f], ResourceType::Data).unwrap_err();
+        assert!(e.to_string().contains("w.bin"), "{e}");
+        std::fs::write(&f, b"at init").unwrap();
+        let r = Resource::from_paths_deferred(&[&f], ResourceType::Data).unwrap();
+        assert!(!r.is_loaded() && r.blobs().is_empty() && r.blob_paths().is_empty());
+        // What the file holds when it is loaded counts ...
+        std::fs::write(&f, b"at load").unwrap();
+        r.load().unwrap();
+        assert_eq!(&*r.blobs()[0].data, b"at load");
+        assert_eq!(r.blob_paths(), [Some(f.clone())]);
+        // ... and never changes after.
+        std::fs::write(&f, b"later").unwrap();
+        r.load().unwrap();
+        assert_eq!(&*r.blobs()[0].data, b"at load");
+        // A file gone by then fails the load, naming it; the resource stays unloaded.
+        let gone = Resource::from_paths_deferred(&[&f], ResourceType::Data).unwrap();
+        std::fs::remove_file(&f).unwrap();
+        let e = gone.load().unwrap_err();
+        assert!(e.to_string().contains("w.bin") && !gone.is_loaded(), "{e}");
+    }
 
     #[test]
     fn directory_becomes_sorted_blobs() {

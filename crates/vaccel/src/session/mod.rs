@@ -261,7 +261,13 @@ impl Session {
     }
 
     fn rebuild_table(&self, registered: &[Resource]) {
-        let table = ResourceTable::new(registered.iter().map(|r| r.inner.host.clone()).collect());
+        // Registered resources have their data (registering reads it).
+        let table = ResourceTable::new(
+            registered
+                .iter()
+                .filter_map(|r| r.host().ok().cloned())
+                .collect(),
+        );
         self.inner.table.store(Arc::new(table));
         self.inner
             .has_resources
@@ -274,6 +280,9 @@ impl Session {
     /// [`Error::AlreadyRegistered`]; the bound plugin's refusal.
     pub fn register(&self, resource: &Resource) -> Result<()> {
         self.check_live()?;
+        // Upstream reads a resource's data at registration: a deferred resource is read
+        // now (once, before any lock is taken; its bytes never change after).
+        resource.load()?;
         let mut registered = lock(&self.inner.registered);
         if registered.iter().any(|r| r.id() == resource.id()) {
             return Err(Error::AlreadyRegistered {
@@ -281,6 +290,7 @@ impl Session {
                 session: self.id(),
             });
         }
+        let host = resource.host()?;
         let plugin = &self.plugin().handle;
         let table = self.inner.table.load();
         let ctx = SessionCtx {
@@ -289,12 +299,10 @@ impl Session {
             resources: &table,
             args_checked: false,
         };
-        plugin
-            .resource_register(&ctx, &resource.inner.host)
-            .map_err(|e| {
-                self.inner
-                    .plugin_error(self.inner.bound, "resource_register", e)
-            })?;
+        plugin.resource_register(&ctx, host).map_err(|e| {
+            self.inner
+                .plugin_error(self.inner.bound, "resource_register", e)
+        })?;
         registered.push(resource.clone());
         lock(&resource.inner.sessions).push(self.id());
         self.rebuild_table(&registered);
