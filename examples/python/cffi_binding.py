@@ -21,44 +21,40 @@ def pkg(*args):
     return subprocess.run(["pkg-config", *args, "vaccel"], check=True, capture_output=True, text=True).stdout.split()
 
 
-def drop_static_inline(src):
-    """Remove `static inline` function definitions (brace-matched), as CFFI cannot take them."""
+def drop_groups(src, start, opening, closing, keep=lambda text: False):
+    """Remove each match of `start` and the bracketed group it opens (nested `opening` /
+    `closing` counted), unless `keep(text)`; whitespace after a removed group goes too."""
     out, i = [], 0
-    pattern = re.compile(r"\bstatic\s+inline\b")
     while True:
-        m = pattern.search(src, i)
+        m = start.search(src, i)
         if not m:
             out.append(src[i:])
             return "".join(out)
         out.append(src[i : m.start()])
-        j = src.index("{", m.end()) + 1
+        j = src.index(opening, m.start()) + 1
         depth = 1
         while depth:
-            depth += {"{": 1, "}": -1}.get(src[j], 0)
+            depth += {opening: 1, closing: -1}.get(src[j], 0)
+            j += 1
+        if keep(src[m.start() : j]):
+            out.append(src[m.start() : j])
+            i = j
+            continue
+        while j < len(src) and src[j].isspace():
             j += 1
         i = j
+
+
+def drop_static_inline(src):
+    """Remove `static inline` function definitions (brace-matched), as CFFI cannot take them."""
+    return drop_groups(src, re.compile(r"\bstatic\s+inline\b"), "{", "}")
 
 
 def drop_deprecated_attributes(src):
     """Remove `__attribute__((...))` groups that mark something deprecated (CFFI cannot
     parse them); other attributes stay."""
-    out, i = [], 0
-    pattern = re.compile(r"__attribute__\s*\(\s*\(")
-    while True:
-        m = pattern.search(src, i)
-        if not m:
-            out.append(src[i:])
-            return "".join(out)
-        out.append(src[i : m.start()])
-        j, depth = m.end(), 2
-        while depth:
-            depth += {"(": 1, ")": -1}.get(src[j], 0)
-            j += 1
-        if "deprecated" not in src[m.start() : j]:
-            out.append(src[m.start() : j])
-        while j < len(src) and src[j].isspace():
-            j += 1
-        i = j
+    return drop_groups(src, re.compile(r"__attribute__\s*\("), "(", ")",
+                       keep=lambda text: "deprecated" not in text)
 
 
 def cdef_source():

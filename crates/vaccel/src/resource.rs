@@ -263,12 +263,9 @@ impl Resource {
         paths: &[P],
         resource_type: ResourceType,
     ) -> Result<Resource> {
-        if paths.is_empty() {
-            return Err(Error::NoPaths);
-        }
-        let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
-        let (blobs, blob_paths) = read_paths(&paths)?;
-        Ok(Self::new(resource_type, blobs, paths, blob_paths))
+        let r = Self::from_paths_deferred(paths, resource_type)?;
+        r.load()?;
+        Ok(r)
     }
 
     /// A resource from bytes in memory, as one blob called `name`.

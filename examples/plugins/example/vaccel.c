@@ -166,6 +166,13 @@ static int example_torch_load(struct vaccel_session *sess,
 	return VACCEL_OK;
 }
 
+/* y = 2 * x over `size` bytes of floats: the example "model". */
+static void double_floats(const float *x, float *y, size_t size)
+{
+	for (size_t i = 0; i < size / sizeof(float); i++)
+		y[i] = 2 * x[i];
+}
+
 static int example_torch_run(struct vaccel_session *sess,
 			     struct vaccel_resource *model,
 			     const struct vaccel_torch_buffer *run_options,
@@ -183,10 +190,7 @@ static int example_torch_run(struct vaccel_session *sess,
 					       VACCEL_TORCH_FLOAT, in->size);
 	if (ret)
 		return ret;
-	const float *x = in->data;
-	float *y = outputs[0]->data;
-	for (size_t i = 0; i < in->size / sizeof(float); i++)
-		y[i] = 2 * x[i];
+	double_floats(in->data, outputs[0]->data, in->size);
 	return VACCEL_OK;
 }
 
@@ -205,10 +209,7 @@ static int example_tflite_run(struct vaccel_session *sess,
 						VACCEL_TFLITE_FLOAT32, in->size);
 	if (ret)
 		return ret;
-	const float *x = in->data;
-	float *y = outputs[0]->data;
-	for (size_t i = 0; i < in->size / sizeof(float); i++)
-		y[i] = 2 * x[i];
+	double_floats(in->data, outputs[0]->data, in->size);
 	*status = 0;
 	return VACCEL_OK;
 }
