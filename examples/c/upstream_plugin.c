@@ -166,6 +166,27 @@ int main(int argc, char **argv)
 	printf("tflite_model_run: %s, status %d, output doubled: %s\n", code(ret), status, yes(doubled));
 	vaccel_tflite_tensor_delete(lin);
 	vaccel_tflite_tensor_delete(lout);
+	/* tf: the nodes reach the plugin (it scales by the input node's id + 1 and reads the
+	 * output node named "out"); its status message comes back on failure. */
+	int64_t fdims[2] = { 2, 3 };
+	struct vaccel_tf_tensor *fin = NULL, *fout = NULL;
+	struct vaccel_tf_node in_node = { .name = "in", .id = 2 }, out_node = { .name = "out", .id = 0 };
+	struct vaccel_tf_status st = { 0 };
+	ret = vaccel_tf_tensor_new(&fin, 2, fdims, VACCEL_TF_FLOAT);
+	ret = ret ? ret : vaccel_tf_tensor_set_data(fin, x, sizeof(x));
+	ret = ret ? ret : vaccel_tf_model_run(&sess, &model, NULL, &in_node, &fin, 1, &out_node, &fout, 1, &st);
+	int tripled = fout && fout->size == sizeof(x);
+	for (int i = 0; tripled && i < 6; i++)
+		tripled = ((float *)fout->data)[i] == 3 * x[i];
+	printf("tf_model_run: %s, nodes used: %s\n", code(ret), yes(tripled));
+	vaccel_tf_tensor_delete(fout);
+	fout = NULL;
+	out_node.name = "missing";
+	ret = vaccel_tf_model_run(&sess, &model, NULL, &in_node, &fin, 1, &out_node, &fout, 1, &st);
+	printf("tf_model_run, unknown output node: %s, status says: %s\n", code(ret),
+	       yes(st.message && strstr(st.message, "no output node named missing")));
+	vaccel_tf_status_release(&st);
+	vaccel_tf_tensor_delete(fin);
 	vaccel_resource_unregister(&model, &sess);
 	vaccel_resource_release(&model);
 

@@ -1,6 +1,6 @@
 //! The decoders of what a guest sends as op arguments: images (JPEG / PNG, with the
-//! pixel limit checked from the header) and tensors (dtype, dims, data); and of what comes
-//! back: vision results (classes, boxes, poses, masks, timings). Each must return a value
+//! pixel limit checked from the header), tensors (dtype, dims, data) and TF graph node
+//! lists; and of what comes back: vision results (classes, boxes, poses, masks, timings). Each must return a value
 //! or an error naming what is wrong, never panic, hang or allocate past its limits.
 #![no_main]
 
@@ -12,6 +12,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         // What decodes encodes back to the very same bytes.
         if let Ok(r) = vaccel_plugin::Results::decode(bytes) {
             assert_eq!(r.encode(), bytes);
+        }
+        if let Ok(n) = vaccel_plugin::nodes::decode(bytes) {
+            assert_eq!(vaccel_plugin::nodes::encode(&n), bytes);
         }
     } else if which & 1 == 0 {
         if let Ok(img) = vaccel_plugin_onnx::picture::decode(bytes) {

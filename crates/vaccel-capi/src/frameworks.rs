@@ -5,8 +5,9 @@ use crate::ops::count;
 use crate::resource::CResource;
 use crate::session::CSession;
 use crate::state::{CResult, guard, null, obj, session_of, state};
-use crate::tensor::{CTensor, TfStatus, TfTensor, TfliteTensor, TorchTensor};
+use crate::tensor::{CTensor, TfNode, TfStatus, TfTensor, TfliteTensor, TorchTensor};
 use std::ffi::{c_int, c_void};
+use vaccel_plugin::nodes::Node;
 use vaccel_plugin::{OpType, Tensor};
 use vaccel_rt::Error;
 
@@ -24,6 +25,24 @@ unsafe fn session_and_model(
     let m = unsafe { obj(model, "model") }?;
     let id = state()?.resource(m)?.id();
     Ok((s, id))
+}
+
+/// Read `n` TF nodes (none when `list` is NULL: plugins then match tensors by position).
+///
+/// # Safety
+/// `list` NULL or valid for `n` nodes with NULL or NUL-terminated names.
+unsafe fn read_nodes(list: *const TfNode, n: c_int, what: &str) -> CResult<Vec<Node>> {
+    let n = count(n, what)?;
+    if list.is_null() {
+        return Ok(Vec::new());
+    }
+    (0..n)
+        .map(|i| {
+            // SAFETY: `list` holds `n` nodes (contract).
+            unsafe { (*list.add(i)).to_node() }
+                .map_err(|m| Error::Invalid(format!("{what}[{i}]: {m}")))
+        })
+        .collect()
 }
 
 /// Read `n` C tensors.
@@ -278,25 +297,35 @@ pub unsafe extern "C" fn vaccel_tf_model_run(
     sess: *mut CSession,
     model: *const CResource,
     _run_options: *const c_void,
-    _in_nodes: *const c_void,
+    in_nodes: *const TfNode,
     in_tensors: *const *mut TfTensor,
     nr_inputs: c_int,
-    _out_nodes: *const c_void,
+    out_nodes: *const TfNode,
     out_tensors: *mut *mut TfTensor,
     nr_outputs: c_int,
     status: *mut TfStatus,
 ) -> c_int {
     let rc = guard("vaccel_tf_model_run", || {
         // SAFETY: per the contract.
-        unsafe {
-            model_run(
-                sess,
-                model,
-                OpType::TfModelRun,
-                (in_tensors, nr_inputs),
-                (out_tensors, nr_outputs),
+        let (s, id) = unsafe { session_and_model(sess, model) }?;
+        // SAFETY: per the contract: each list NULL or holding one node per tensor.
+        let (ins, outs) = unsafe {
+            (
+                read_nodes(in_nodes, nr_inputs, "in_nodes")?,
+                read_nodes(out_nodes, nr_outputs, "out_nodes")?,
             )
-        }
+        };
+        // SAFETY: per the contract.
+        let tensors = unsafe { read_tensors(in_tensors, nr_inputs) }?;
+        let results = s.tf_model_run(
+            id,
+            &ins,
+            &tensors,
+            &outs,
+            count(nr_outputs, "number of output tensors")?,
+        )?;
+        // SAFETY: per the contract.
+        unsafe { write_tensors(out_tensors, &results) }
     });
     set_tf_status(status, rc);
     rc

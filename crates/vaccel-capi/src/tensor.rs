@@ -448,6 +448,34 @@ pub struct TfNode {
     id: c_int,
 }
 
+impl TfNode {
+    /// A node naming `name` (borrowed: the caller keeps it alive and frees it).
+    pub(crate) fn borrowing(name: &std::ffi::CStr, id: c_int) -> Self {
+        TfNode {
+            name: name.as_ptr().cast_mut(),
+            id,
+        }
+    }
+
+    /// The node as the runtime carries it.
+    ///
+    /// # Safety
+    /// `name` NULL or a NUL-terminated string.
+    pub(crate) unsafe fn to_node(&self) -> Result<vaccel_plugin::nodes::Node, String> {
+        if self.name.is_null() {
+            return Err("its name is NULL".into());
+        }
+        // SAFETY: per the contract.
+        let name = unsafe { std::ffi::CStr::from_ptr(self.name) }
+            .to_str()
+            .map_err(|_| "its name is not UTF-8".to_string())?;
+        Ok(vaccel_plugin::nodes::Node {
+            name: name.to_owned(),
+            id: self.id,
+        })
+    }
+}
+
 /// `struct vaccel_tf_status`.
 #[repr(C)]
 pub struct TfStatus {

@@ -10,6 +10,7 @@
 //!   sides so a malformed call gets the same `VACCEL_EINVAL` message wherever it is caught.
 //! * [`results`] — what vision ops find (classes, boxes, poses, masks, timings), in the
 //!   checked encoding they cross the ABI in.
+//! * [`nodes`] — TensorFlow graph node lists, in the checked encoding they cross the ABI in.
 //! * [`native`] — opening user libraries and calling exec functions, for the exec plugin.
 //! * [`sync`] — locks that outlive a panic, for every crate of the workspace.
 //!
@@ -21,6 +22,7 @@ pub mod host;
 pub mod loader;
 mod log;
 pub mod native;
+pub mod nodes;
 pub mod ops;
 pub mod results;
 pub mod sdk;

@@ -22,6 +22,8 @@
  *   torch_model_run    one float output tensor: 2 * the first input, same dims
  *   tflite_model_run   the same for TFLite tensors (status 0)
  *   torch_sgemm        *out = A·B + C for float tensors A (M×K), B (K×N), C (M×N)
+ *   tf_model_run       y = (in_nodes[0].id + 1) * x, read from the output node named
+ *                      "out"; another name fails with a status message naming it
  *
  * Build switches for the loader's tests: EXAMPLE_VACCEL_VERSION (the vAccel version it
  * claims to be built with), EXAMPLE_INIT_FAILS (its init() fails), EXAMPLE_BAD_OP (it
@@ -214,6 +216,39 @@ static int example_tflite_run(struct vaccel_session *sess,
 	return VACCEL_OK;
 }
 
+static int example_tf_run(struct vaccel_session *sess,
+			  struct vaccel_resource *model,
+			  const struct vaccel_tf_buffer *run_options,
+			  const struct vaccel_tf_node *in_nodes,
+			  struct vaccel_tf_tensor *const *inputs, int nr_inputs,
+			  const struct vaccel_tf_node *out_nodes,
+			  struct vaccel_tf_tensor **outputs, int nr_outputs,
+			  struct vaccel_tf_status *status)
+{
+	(void)sess;
+	(void)run_options;
+	if (!model || nr_inputs < 1 || nr_outputs < 1 ||
+	    inputs[0]->data_type != VACCEL_TF_FLOAT)
+		return VACCEL_EINVAL;
+	if (strcmp(out_nodes[0].name, "out") != 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "no output node named %s",
+			 out_nodes[0].name);
+		vaccel_tf_status_init(status, 3, msg);
+		return VACCEL_EINVAL;
+	}
+	const struct vaccel_tf_tensor *in = inputs[0];
+	int ret = vaccel_tf_tensor_allocate(&outputs[0], in->nr_dims, in->dims,
+					    VACCEL_TF_FLOAT, in->size);
+	if (ret)
+		return ret;
+	const float *x = in->data;
+	float *y = outputs[0]->data;
+	for (size_t i = 0; i < in->size / sizeof(float); i++)
+		y[i] = (float)(in_nodes[0].id + 1) * x[i];
+	return VACCEL_OK;
+}
+
 static int example_torch_sgemm(struct vaccel_session *sess,
 			       struct vaccel_torch_tensor **in_A,
 			       struct vaccel_torch_tensor **in_B,
@@ -267,6 +302,7 @@ static struct vaccel_op ops[] = {
 	VACCEL_OP_INIT(ops[8], VACCEL_OP_TORCH_MODEL_RUN, example_torch_run),
 	VACCEL_OP_INIT(ops[9], VACCEL_OP_TFLITE_MODEL_RUN, example_tflite_run),
 	VACCEL_OP_INIT(ops[10], VACCEL_OP_TORCH_SGEMM, example_torch_sgemm),
+	VACCEL_OP_INIT(ops[11], VACCEL_OP_TF_MODEL_RUN, example_tf_run),
 };
 
 static int init(void)

@@ -1,53 +1,22 @@
-//! One op call, from the runtime's checked arguments (genop layout, decoded into the op's
+//! One op call — every op of upstream's catalogue — from the runtime's checked arguments (genop layout, decoded into the op's
 //! view from `vaccel_plugin::ops`) to the upstream plugin's function in upstream's
 //! signature for that op (`src/ops/*.c` of upstream vAccel 0.8): the caller's buffers are
 //! handed over as they are, with upstream's lengths.
 
 use crate::resource::CResource;
 use crate::session::CSession;
-use crate::tensor::{CTensor, TfStatus, TfliteTensor, TorchTensor};
+use crate::tensor::{CTensor, TfNode, TfStatus, TfTensor, TfliteTensor, TorchTensor};
 use std::ffi::{c_char, c_int, c_void};
 use vaccel_plugin::abi::VaccelArg;
 use vaccel_plugin::ops::{
     self, ClassifyArgs, ExecArgs, ExecResourceArgs, FpgaCopyArgs, FpgaMmultArgs, FpgaParallelArgs,
     FpgaVaddArgs, ImageArgs, MinmaxArgs, ModelArgs, ModelRunArgs, Out, SgemmArgs, TensorIn,
-    TensorOut, TorchSgemmArgs,
+    TensorOut, TfModelRunArgs, TorchSgemmArgs,
 };
 use vaccel_plugin::{CallError, OpType, ResourceType, Results, Tensor, code};
 
 type Sess = *mut CSession;
 type Res = *mut CResource;
-
-/// Ops whose upstream signatures this module calls. TensorFlow's model run (its graph
-/// nodes) is not among them (docs/C-API.md).
-pub(super) fn served(op: OpType) -> bool {
-    use OpType::*;
-    matches!(
-        op,
-        Noop | Exec
-            | ExecWithResource
-            | ImageClassify
-            | ImageDetect
-            | ImageSegment
-            | ImagePose
-            | ImageDepth
-            | BlasSgemm
-            | Minmax
-            | FpgaArraycopy
-            | FpgaMmult
-            | FpgaParallel
-            | FpgaVectoradd
-            | Opencv
-            | TorchModelLoad
-            | TfliteModelLoad
-            | TfliteModelUnload
-            | TfModelLoad
-            | TfModelUnload
-            | TorchModelRun
-            | TfliteModelRun
-            | TorchSgemm
-    )
-}
 
 fn invalid(message: String) -> CallError {
     CallError {
@@ -357,6 +326,69 @@ pub(super) unsafe fn call(
             }
             rc
         }
+        OpType::TfModelRun => {
+            let mut v = view!(TfModelRunArgs);
+            let res = resource(v.model_id, ResourceType::Model)?;
+            let nodes = |which: &str, b: &[u8]| {
+                vaccel_plugin::nodes::decode(b)
+                    .map_err(|m| invalid(format!("{op}: {which} nodes: {m}")))
+            };
+            let (ins, outs) = (
+                nodes("input", v.in_nodes.0)?,
+                nodes("output", v.out_nodes.0)?,
+            );
+            // A TF plugin reads one node per tensor.
+            if ins.len() != v.inputs.len() || outs.len() != v.outputs.len() {
+                return Err(invalid(format!(
+                    "{op}: {} input and {} output nodes for {} input and {} output tensors; a TensorFlow plugin needs one node per tensor",
+                    ins.len(),
+                    outs.len(),
+                    v.inputs.len(),
+                    v.outputs.len()
+                )));
+            }
+            // Names decoded without NULs: C strings that live for the call.
+            let c_names = |list: &[vaccel_plugin::nodes::Node]| {
+                list.iter()
+                    .map(|n| std::ffi::CString::new(n.name.as_str()).map(|c| (c, n.id)))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| invalid(format!("{op}: a node name holds a NUL")))
+            };
+            let (in_names, out_names) = (c_names(&ins)?, c_names(&outs)?);
+            let c_nodes = |names: &[(std::ffi::CString, i32)]| {
+                names
+                    .iter()
+                    .map(|(c, id)| TfNode::borrowing(c, *id))
+                    .collect::<Vec<_>>()
+            };
+            let (in_nodes, out_nodes) = (c_nodes(&in_names), c_nodes(&out_names));
+            let mut tensors = Tensors::<TfTensor>::from_blobs(op, &v.inputs, v.outputs.len())?;
+            let (inputs, nr_in, outputs, nr_out) = tensors.args()?;
+            let mut status = TfStatus::empty();
+            let rc = invoke!(fn(Sess, Res, *const c_void, *const TfNode, *const *mut TfTensor, c_int, *const TfNode, *mut *mut TfTensor, c_int, *mut TfStatus)(
+                sess,
+                res,
+                std::ptr::null(),
+                in_nodes.as_ptr(),
+                inputs,
+                nr_in,
+                out_nodes.as_ptr(),
+                outputs,
+                nr_out,
+                &mut status,
+            ));
+            let said = status.take_message();
+            if rc != code::OK {
+                return Err(CallError {
+                    code: rc,
+                    message: said
+                        .map_or_else(|| format!("{op} returned {rc}"), |m| format!("{op}: {m}")),
+                    relayed: false,
+                });
+            }
+            tensors.put_outputs(&mut v.outputs)?;
+            rc
+        }
         OpType::TorchSgemm => {
             let mut v = view!(TorchSgemmArgs);
             let mut tensors = Tensors::<TorchTensor>::from_blobs(op, &[v.a, v.b, v.c], 1)?;
@@ -376,13 +408,6 @@ pub(super) unsafe fn call(
                 tensors.put_outputs(std::slice::from_mut(&mut v.out))?;
             }
             rc
-        }
-        _ => {
-            return Err(CallError {
-                code: code::ENOTSUP,
-                message: format!("{op} is not handed to upstream plugins"),
-                relayed: false,
-            });
         }
     };
     Ok(rc)

@@ -261,15 +261,8 @@ fn load(path: &Path, lib: libloading::Library) -> Result<PluginHandle, LoadError
     };
     let mut ops = OpSet::default();
     for (i, f) in funcs.iter().enumerate() {
-        let Some(op) = OpType::from_raw(i as u32).filter(|_| *f != 0) else {
-            continue;
-        };
-        if calls::served(op) {
+        if let Some(op) = OpType::from_raw(i as u32).filter(|_| *f != 0) {
             ops.insert(op);
-        } else {
-            tracing::warn!(
-                "plugin {name} registers {op}, which libvaccel does not hand to upstream plugins (docs/C-API.md); that op is not served by it"
-            );
         }
     }
     let plugin_type = info.type_

@@ -229,6 +229,8 @@ const NOOP: OpSchema = OpSchema::new(&[], &[], false);
 pub type TensorIn<'a> = Blob<'a, TENSOR_TYPE_ID>;
 /// A buffer receiving an encoded tensor.
 pub type TensorOut<'a> = Out<'a, TENSOR_TYPE_ID>;
+/// An encoded TensorFlow node list ([`crate::nodes`]) as a read argument.
+pub type NodesIn<'a> = Blob<'a, { crate::nodes::NODES_TYPE_ID }>;
 
 views! {
     /// `exec`: call `symbol` in the host library `library` with the function's own
@@ -365,7 +367,7 @@ views! {
     }
 
     /// Model run (every framework's entry point): tensors in, tensors out.
-    pub struct ModelRunArgs<'a> for [TorchModelRun, TfliteModelRun, TfModelRun] {
+    pub struct ModelRunArgs<'a> for [TorchModelRun, TfliteModelRun] {
         read {
             /// The MODEL resource.
             model_id: i64 = Int64 as ResourceId,
@@ -375,6 +377,26 @@ views! {
             /// Input tensors, in the model's order.
             inputs: Vec<TensorIn<'a>> = Custom,
             /// Buffers for the outputs wanted, in the model's order.
+            outputs: Vec<TensorOut<'a>> = Custom,
+        }
+    }
+
+    /// TensorFlow's model run: as the others, with the graph nodes the inputs feed and
+    /// the outputs are read from.
+    pub struct TfModelRunArgs<'a> for [TfModelRun] {
+        read {
+            /// The model resource.
+            model_id: i64 = Int64 as ResourceId,
+            /// The input nodes, one per input tensor (encoded).
+            in_nodes: NodesIn<'a> = Custom,
+            /// The output nodes, one per output (encoded).
+            out_nodes: NodesIn<'a> = Custom,
+        }
+        write {}
+        tail {
+            /// Input tensors (encoded).
+            inputs: Vec<TensorIn<'a>> = Custom,
+            /// Output buffers, one per wanted output.
             outputs: Vec<TensorOut<'a>> = Custom,
         }
     }

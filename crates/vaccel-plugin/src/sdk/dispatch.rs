@@ -8,7 +8,7 @@ use crate::abi::VaccelArg;
 use crate::ops::{
     self, ClassifyArgs, ExecArgs, ExecResourceArgs, FpgaCopyArgs, FpgaMmultArgs, FpgaParallelArgs,
     FpgaVaddArgs, ImageArgs, ImageOp, MinmaxArgs, ModelArgs, ModelRunArgs, Out, SgemmArgs,
-    TorchSgemmArgs, write_c_string,
+    TensorIn, TensorOut, TfModelRunArgs, TorchSgemmArgs, write_c_string,
 };
 use crate::results::{Classification, ImageOutput, Results, TooSmall};
 use crate::tensor::Tensor;
@@ -140,45 +140,27 @@ pub(super) unsafe fn dispatch<P: Plugin>(
                 p.model_load(ctx, op, &model)
             }
         }
-        OpType::TorchModelRun | OpType::TfliteModelRun | OpType::TfModelRun => {
+        OpType::TorchModelRun | OpType::TfliteModelRun => {
             let mut v = view!(ModelRunArgs);
             let model = model_resource(ctx, op, v.model_id)?;
-            let inputs = v
-                .inputs
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    Tensor::decode(t.0)
-                        .map_err(|m| PluginError::invalid(format!("{op}: input tensor {i}: {m}")))
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let inputs = decode_tensors(op, &v.inputs)?;
             let outputs = p.model_run(ctx, op, &model, inputs)?;
-            if v.outputs.len() > outputs.len() {
-                return Err(PluginError::invalid(format!(
-                    "{op}: {} outputs asked for, the model has {}",
-                    v.outputs.len(),
-                    outputs.len()
-                )));
-            }
-            // Every output that does not fit is reported with its size (in the arg), so
-            // the caller can retry once with room.
-            let mut short = Vec::new();
-            for (i, (out, t)) in v.outputs.iter_mut().zip(&outputs).enumerate() {
-                let room = out.capacity();
-                if let Err(TooSmall { needed }) = out.set_with(t.encoded_len(), |b| {
-                    t.encode_into(b);
-                }) {
-                    short.push(format!("output {i} needs {needed} bytes, has {room}"));
-                }
-            }
-            if short.is_empty() {
-                Ok(())
-            } else {
-                Err(PluginError::new(
-                    code::ERANGE,
-                    format!("{op}: {}", short.join("; ")),
-                ))
-            }
+            put_tensors(op, &mut v.outputs, &outputs)
+        }
+        OpType::TfModelRun => {
+            let mut v = view!(TfModelRunArgs);
+            let model = model_resource(ctx, op, v.model_id)?;
+            let nodes = |which: &str, b: &[u8]| {
+                crate::nodes::decode(b)
+                    .map_err(|m| PluginError::invalid(format!("{op}: {which} nodes: {m}")))
+            };
+            let (in_nodes, out_nodes) = (
+                nodes("input", v.in_nodes.0)?,
+                nodes("output", v.out_nodes.0)?,
+            );
+            let inputs = decode_tensors(op, &v.inputs)?;
+            let outputs = p.tf_model_run(ctx, &model, &in_nodes, inputs, &out_nodes)?;
+            put_tensors(op, &mut v.outputs, &outputs)
         }
         OpType::BlasSgemm => {
             let v = view!(SgemmArgs);
@@ -232,6 +214,47 @@ pub(super) unsafe fn dispatch<P: Plugin>(
         OpType::FpgaParallel => p.fpga_parallel(ctx, view!(FpgaParallelArgs)),
         OpType::FpgaVectoradd => p.fpga_vadd(ctx, view!(FpgaVaddArgs)),
         _ => p.raw_op(ctx, op, read, write),
+    }
+}
+
+/// The input tensors of a model run, decoded.
+fn decode_tensors(op: OpType, inputs: &[TensorIn<'_>]) -> Result<Vec<Tensor>> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            Tensor::decode(t.0)
+                .map_err(|m| PluginError::invalid(format!("{op}: input tensor {i}: {m}")))
+        })
+        .collect()
+}
+
+/// Encode a model run's outputs into the caller's buffers. Every output that does not fit
+/// is reported with its size (in the arg), so the caller can retry once with room.
+fn put_tensors(op: OpType, outs: &mut [TensorOut<'_>], outputs: &[Tensor]) -> Result<()> {
+    if outs.len() > outputs.len() {
+        return Err(PluginError::invalid(format!(
+            "{op}: {} outputs asked for, the model has {}",
+            outs.len(),
+            outputs.len()
+        )));
+    }
+    let mut short = Vec::new();
+    for (i, (out, t)) in outs.iter_mut().zip(outputs).enumerate() {
+        let room = out.capacity();
+        if let Err(TooSmall { needed }) = out.set_with(t.encoded_len(), |b| {
+            t.encode_into(b);
+        }) {
+            short.push(format!("output {i} needs {needed} bytes, has {room}"));
+        }
+    }
+    if short.is_empty() {
+        Ok(())
+    } else {
+        Err(PluginError::new(
+            code::ERANGE,
+            format!("{op}: {}", short.join("; ")),
+        ))
     }
 }
 

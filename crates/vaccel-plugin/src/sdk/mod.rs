@@ -388,6 +388,21 @@ pub trait Plugin: Sized + Send + Sync + 'static {
     fn fpga_vadd(&self, _ctx: &Ctx<'_>, _args: FpgaVaddArgs<'_>) -> Result<()> {
         Err(PluginError::unsupported(OpType::FpgaVectoradd))
     }
+    /// TensorFlow's model run, with the graph nodes the inputs feed and the outputs are
+    /// read from. By default the nodes are not used: `model_run`, matching by position.
+    ///
+    /// # Errors
+    /// As `model_run`.
+    fn tf_model_run(
+        &self,
+        ctx: &Ctx<'_>,
+        model: &ResourceView<'_>,
+        _in_nodes: &[crate::nodes::Node],
+        inputs: Vec<Tensor>,
+        _out_nodes: &[crate::nodes::Node],
+    ) -> Result<Vec<Tensor>> {
+        self.model_run(ctx, OpType::TfModelRun, model, inputs)
+    }
     /// `torch_sgemm`: the product tensor of `a`, `b` and `c` with dimensions `m`, `n`,
     /// `k` (upstream's Torch plugin defines the semantics).
     ///

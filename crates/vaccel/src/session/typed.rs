@@ -6,11 +6,12 @@ use super::Session;
 use crate::error::{Error, Result};
 use crate::resource::Resource;
 use std::ffi::CString;
+use vaccel_plugin::nodes::{self, Node};
 use vaccel_plugin::ops::Blob;
 use vaccel_plugin::ops::{
     ClassifyArgs, ExecArgs, ExecResourceArgs, FpgaCopyArgs, FpgaMmultArgs, FpgaParallelArgs,
     FpgaVaddArgs, ImageArgs, ImageOp, MinmaxArgs, ModelArgs, ModelRunArgs, Out, SgemmArgs, Text,
-    TorchSgemmArgs,
+    TfModelRunArgs, TorchSgemmArgs,
 };
 use vaccel_plugin::{Args, Classification, ImageOutput, OpType, Results, Tensor, code};
 
@@ -235,8 +236,9 @@ impl Session {
         ModelArgs { model_id }.with_args(|r, w| self.call(op, r, w))
     }
 
-    /// A model run op by id. Output buffers start at 1 MiB each and are asked again with
-    /// room on `ERANGE`.
+    /// A model run op by id (TensorFlow's with no graph nodes: see
+    /// [`Session::tf_model_run`]). Output buffers start at 1 MiB each and are asked again
+    /// with room on `ERANGE`.
     ///
     /// # Errors
     /// As [`Session::call`]; [`Error::Backend`] for a malformed output tensor.
@@ -247,17 +249,64 @@ impl Session {
         inputs: &[Tensor],
         nr_outputs: usize,
     ) -> Result<Vec<Tensor>> {
+        self.run_tensors(op, model_id, (&[], &[]), inputs, nr_outputs)
+    }
+
+    /// TensorFlow's model run, with the graph nodes the inputs feed and the outputs are
+    /// read from (plugins that know TF graphs use them; others match by position).
+    ///
+    /// # Errors
+    /// As [`Session::tensor_run`].
+    pub fn tf_model_run(
+        &self,
+        model_id: i64,
+        in_nodes: &[Node],
+        inputs: &[Tensor],
+        out_nodes: &[Node],
+        nr_outputs: usize,
+    ) -> Result<Vec<Tensor>> {
+        self.run_tensors(
+            OpType::TfModelRun,
+            model_id,
+            (in_nodes, out_nodes),
+            inputs,
+            nr_outputs,
+        )
+    }
+
+    fn run_tensors(
+        &self,
+        op: OpType,
+        model_id: i64,
+        (in_nodes, out_nodes): (&[Node], &[Node]),
+        inputs: &[Tensor],
+        nr_outputs: usize,
+    ) -> Result<Vec<Tensor>> {
         let encoded: Vec<Vec<u8>> = inputs.iter().map(Tensor::encode).collect();
+        let (in_nodes, out_nodes) = (nodes::encode(in_nodes), nodes::encode(out_nodes));
         with_room(vec![1 << 20; nr_outputs], |room| {
             let mut bufs: Vec<Vec<u8>> = room.iter().map(|c| vec![0u8; *c]).collect();
-            let mut view = ModelRunArgs {
-                model_id,
-                inputs: encoded.iter().map(|e| Blob(e)).collect(),
-                outputs: bufs.iter_mut().map(|b| Out::new(b)).collect(),
+            let inputs = encoded.iter().map(|e| Blob(e)).collect();
+            let outputs = bufs.iter_mut().map(|b| Out::new(b)).collect();
+            let (called, outputs) = if op == OpType::TfModelRun {
+                let mut view = TfModelRunArgs {
+                    model_id,
+                    in_nodes: Blob(&in_nodes),
+                    out_nodes: Blob(&out_nodes),
+                    inputs,
+                    outputs,
+                };
+                (view.with_args(|r, w| self.call(op, r, w)), view.outputs)
+            } else {
+                let mut view = ModelRunArgs {
+                    model_id,
+                    inputs,
+                    outputs,
+                };
+                (view.with_args(|r, w| self.call(op, r, w)), view.outputs)
             };
-            let called = view.with_args(|r, w| self.call(op, r, w));
             let written: Vec<std::result::Result<&[u8], usize>> =
-                view.outputs.iter().map(Out::written_bytes).collect();
+                outputs.iter().map(Out::written_bytes).collect();
             match called {
                 Ok(()) => written
                     .iter()
