@@ -166,6 +166,27 @@ impl Stream {
         })
     }
 
+    /// Read and write deadlines for each blocking call (`None`: wait as long as it takes).
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn set_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => {
+                s.set_read_timeout(dur)?;
+                s.set_write_timeout(dur)
+            }
+            Stream::Tcp(s) => {
+                s.set_read_timeout(dur)?;
+                s.set_write_timeout(dur)
+            }
+            Stream::Vsock(s) => {
+                s.set_read_timeout(dur)?;
+                s.set_write_timeout(dur)
+            }
+        }
+    }
+
     /// Close both directions (wakes a reader blocked on it).
     pub fn shutdown(&self) {
         let _ = match self {

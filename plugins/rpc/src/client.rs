@@ -77,14 +77,24 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connect and handshake.
+    /// Connect and handshake, each step within `deadline` (an address where something
+    /// else listens — upstream's ttrpc agent, a silent socket — is an error, not a hang).
     ///
     /// # Errors
-    /// `ESESS` naming the address when it cannot be reached or refuses the handshake.
-    pub fn open(addr: &Address, token: &[u8], epoch: u64) -> Result<Arc<Connection>, PluginError> {
-        let mut stream = vaccel_transport::connect(addr, Duration::from_secs(10)).map_err(|e| {
+    /// `ESESS` naming the address when it cannot be reached, does not answer the
+    /// handshake in time, answers something else, or refuses it.
+    pub fn open(
+        addr: &Address,
+        token: &[u8],
+        epoch: u64,
+        deadline: Duration,
+    ) -> Result<Arc<Connection>, PluginError> {
+        let mut stream = vaccel_transport::connect(addr, deadline).map_err(|e| {
             PluginError::relayed(code::ESESS, format!("cannot reach the agent: {e}"))
         })?;
+        stream
+            .set_timeout(Some(deadline))
+            .map_err(|e| lost(addr, e))?;
         let hello = Message::Hello {
             major: PROTO_MAJOR,
             minor: PROTO_MINOR,
@@ -98,10 +108,28 @@ impl Connection {
                 &hello.encode(),
                 DEFAULT_MAX_FRAME,
             ))
-            .map_err(|e| lost(addr, e))?;
+            .map_err(|e| handshake_failed(addr, deadline, e))?;
         let mut reader =
             BufReader::with_capacity(64 * 1024, stream.try_clone().map_err(|e| lost(addr, e))?);
-        let (h, body) = read_frame(&mut reader, DEFAULT_MAX_FRAME).map_err(|e| lost(addr, e))?;
+        let mut head = [0u8; frame::HEADER_LEN];
+        reader
+            .read_exact(&mut head)
+            .map_err(|e| handshake_failed(addr, deadline, e))?;
+        let h = frame::Header::decode(&head);
+        let expected = [Kind::HelloOk as u16, Kind::Error as u16];
+        if !expected.contains(&h.kind) || h.len as usize > DEFAULT_MAX_FRAME {
+            return Err(PluginError::relayed(
+                code::ESESS,
+                format!(
+                    "{addr} answered the handshake with something other than a vAccel agent's reply: {}",
+                    describe_answer(&head)
+                ),
+            ));
+        }
+        let mut body = vec![0u8; h.len as usize];
+        reader
+            .read_exact(&mut body)
+            .map_err(|e| handshake_failed(addr, deadline, e))?;
         let max_frame = match Message::decode(h.kind, &body) {
             Ok(Message::HelloOk { max_frame, .. }) => {
                 (max_frame as usize).clamp(4096, DEFAULT_MAX_FRAME)
@@ -114,6 +142,8 @@ impl Connection {
             }
             other => return Err(lost(addr, format!("unexpected handshake reply {other:?}"))),
         };
+        // Connected: calls wait on their replies as long as the agent works on them.
+        stream.set_timeout(None).map_err(|e| lost(addr, e))?;
         tracing::debug!(address = %addr, epoch, "connected to the agent");
         Ok(Arc::new(Connection {
             addr: addr.clone(),
@@ -286,6 +316,34 @@ impl Drop for Connection {
     }
 }
 
+/// Why a handshake step failed, for the person who pointed the plugin there.
+fn handshake_failed(addr: &Address, deadline: Duration, e: std::io::Error) -> PluginError {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionReset, TimedOut, UnexpectedEof, WouldBlock};
+    let why = match e.kind() {
+        WouldBlock | TimedOut => format!(
+            "{addr} did not answer the vAccel handshake within {} s: what listens there is not a vAccel agent of this protocol (upstream vAccel's ttrpc agent, for one, waits silently); check VACCEL_RPC_ADDRESS",
+            deadline.as_secs_f32()
+        ),
+        UnexpectedEof | ConnectionReset | BrokenPipe => format!(
+            "{addr} closed the connection during the handshake: not a vAccel agent of this protocol, or one that dropped us"
+        ),
+        _ => format!("handshake with {addr} failed: {e}"),
+    };
+    PluginError::relayed(code::ESESS, why)
+}
+
+/// What answered, from the first bytes it sent.
+fn describe_answer(head: &[u8; frame::HEADER_LEN]) -> String {
+    // A ttrpc frame header: u32 big-endian length, u32 stream id, u8 type (1 request,
+    // 2 response, 3 data), u8 flags.
+    let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+    if (1..=3).contains(&head[8]) && len < (1 << 30) {
+        return "a ttrpc frame (upstream vAccel's vaccel-rpc-agent?); this plugin speaks the vAccel agent protocol of docs/PROTOCOL.md".into();
+    }
+    let hex: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
+    format!("bytes {}", hex.join(" "))
+}
+
 fn read_frame(r: &mut impl Read, max: usize) -> std::io::Result<(frame::Header, Vec<u8>)> {
     let mut head = [0u8; frame::HEADER_LEN];
     r.read_exact(&mut head)?;
@@ -299,4 +357,84 @@ fn read_frame(r: &mut impl Read, max: usize) -> std::io::Result<(frame::Header, 
     let mut body = vec![0u8; h.len as usize];
     r.read_exact(&mut body)?;
     Ok((h, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+    use std::time::Instant;
+
+    /// A Unix socket whose one connection is handed to `peer` (on its own thread).
+    fn listen(
+        peer: impl FnOnce(std::os::unix::net::UnixStream) + Send + 'static,
+    ) -> (tempfile::TempDir, Address) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("peer.sock");
+        let l = UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            if let Ok((s, _)) = l.accept() {
+                peer(s);
+            }
+        });
+        let addr = format!("unix://{}", path.display()).parse().unwrap();
+        (dir, addr)
+    }
+
+    fn open_err(addr: &Address) -> (PluginError, Duration) {
+        let t = Instant::now();
+        let e = Connection::open(addr, b"", 1, Duration::from_millis(300))
+            .err()
+            .expect("the handshake must fail");
+        (e, t.elapsed())
+    }
+
+    #[test]
+    fn a_silent_peer_is_an_error_within_the_deadline_not_a_hang() {
+        // Accepts, reads what it is sent, never answers (as upstream's ttrpc agent does
+        // with our hello: it waits for the rest of a "frame" of hundreds of megabytes).
+        let (_d, addr) = listen(|mut s| {
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        });
+        let (e, took) = open_err(&addr);
+        assert_eq!(e.code, code::ESESS);
+        assert!(
+            e.message
+                .contains("did not answer the vAccel handshake within 0.3 s")
+                && e.message.contains("VACCEL_RPC_ADDRESS"),
+            "{e}"
+        );
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+    }
+
+    #[test]
+    fn a_ttrpc_server_is_named_as_such() {
+        let (_d, addr) = listen(|mut s| {
+            let mut hello = [0u8; 16];
+            let _ = s.read_exact(&mut hello);
+            // A ttrpc response header (length 6, stream 1, type 2) and its payload.
+            let _ = s.write_all(&[0, 0, 0, 6, 0, 0, 0, 1, 2, 0, 1, 2, 3, 4, 5, 6]);
+            std::thread::sleep(Duration::from_secs(1));
+        });
+        let (e, _) = open_err(&addr);
+        assert!(e.message.contains("a ttrpc frame"), "{e}");
+    }
+
+    #[test]
+    fn a_peer_that_hangs_up_or_babbles_is_named() {
+        let (_d, addr) = listen(drop);
+        let (e, _) = open_err(&addr);
+        assert!(
+            e.message
+                .contains("closed the connection during the handshake"),
+            "{e}"
+        );
+        let (_d, addr) = listen(|mut s| {
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            std::thread::sleep(Duration::from_secs(1));
+        });
+        let (e, _) = open_err(&addr);
+        assert!(e.message.contains("bytes 48 54 54 50"), "{e}");
+    }
 }

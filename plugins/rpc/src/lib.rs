@@ -19,6 +19,7 @@ use client::Connection;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use vaccel_plugin::ops::{self, Role};
 use vaccel_plugin::sdk::{ArgInfo, ForwardArgs, Host, ResourceView, Result};
 use vaccel_plugin::sync::lock;
@@ -42,9 +43,28 @@ struct Remote {
 pub struct Rpc {
     addr: Address,
     token: Vec<u8>,
+    handshake: Duration,
     conn: Mutex<Option<Arc<Connection>>>,
     epoch: AtomicU64,
     sessions: Mutex<HashMap<i64, Remote>>,
+}
+
+/// How long connecting and the handshake may take (`VACCEL_RPC_HANDSHAKE_TIMEOUT`,
+/// seconds; default 10).
+fn handshake_timeout_from_env() -> Result<Duration> {
+    const VAR: &str = "VACCEL_RPC_HANDSHAKE_TIMEOUT";
+    match std::env::var(VAR) {
+        Err(_) => Ok(Duration::from_secs(10)),
+        Ok(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
+                PluginError::invalid(format!("{VAR}={v:?}: seconds, more than 0, at most 3600"))
+            }),
+    }
 }
 
 fn address_from_env() -> Result<Address> {
@@ -64,7 +84,7 @@ impl Rpc {
             return Ok(conn.clone());
         }
         let epoch = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
-        let conn = Connection::open(&self.addr, &self.token, epoch)?;
+        let conn = Connection::open(&self.addr, &self.token, epoch, self.handshake)?;
         *c = Some(conn.clone());
         Ok(conn)
     }
@@ -211,6 +231,7 @@ impl Plugin for Rpc {
         Ok(Rpc {
             addr: address_from_env()?,
             token,
+            handshake: handshake_timeout_from_env()?,
             conn: Mutex::new(None),
             epoch: AtomicU64::new(0),
             sessions: Mutex::new(HashMap::new()),
