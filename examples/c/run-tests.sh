@@ -379,6 +379,25 @@ if [ -x "$prefix/bin/vaccel-agent" ] && [ -f "$assets/.complete" ]; then
 	wait "${agent_pids[@]}" 2>/dev/null
 fi
 
+# The rpc plugin pointed at something that is not our agent (here a socket that accepts
+# and stays silent, as upstream's ttrpc agent does with our hello) fails fast, naming it.
+silent="$out/silent.sock"
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+conns = [s.accept() for _ in range(2)]; time.sleep(30)' "$silent" 2>/dev/null &
+silent_pid=$!
+for _ in $(seq 50); do [ -S "$silent" ] && break; sleep 0.1; done
+start=$(date +%s%N)
+VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_rpc.so" VACCEL_RPC_ADDRESS="unix://$silent" VACCEL_RPC_HANDSHAKE_TIMEOUT=0.5 \
+	timeout 20 "$out/noop" 1 >"$out/silent.out" 2>"$out/silent.err"
+rc=$? took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -qF "did not answer the vAccel handshake within 0.5 s" "$out/silent.err"; then
+	ok "rpc plugin at a silent socket: an error naming it after ${took_ms} ms, not a hang"
+else
+	bad "rpc plugin at a silent socket" "exit $rc after ${took_ms} ms; stderr: $(tail -c 400 "$out/silent.err")"
+fi
+kill "$silent_pid" 2>/dev/null; wait "$silent_pid" 2>/dev/null
+
 # The noop plugin loaded dynamically answers for a DEBUG session... and says so.
 if VACCEL_PLUGINS="$prefix/lib/vaccel/libvaccel_noop.so" "$out/noop" 1 >"$out/noop.out" 2>"$out/noop.err"; then
 	expect noop "noop: 1 call(s) ok"
