@@ -1,0 +1,30 @@
+//! Generate the protobuf messages from proto/ (protox parses the .proto files in pure
+//! Rust; prost writes the types).
+
+fn main() {
+    let files = [
+        "ttrpc.proto",
+        "google/rpc/status.proto",
+        "vaccel.proto",
+        "empty.proto",
+        "session.proto",
+        "resource.proto",
+        "image.proto",
+        "genop.proto",
+        "profiling.proto",
+        "tf.proto",
+        "tflite.proto",
+        "torch.proto",
+        "agent.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed=proto/{f}");
+    }
+    let fds = match protox::compile(files, ["proto"]) {
+        Ok(fds) => fds,
+        Err(e) => panic!("proto/: {e}"),
+    };
+    if let Err(e) = prost_build::Config::new().compile_fds(fds) {
+        panic!("generating the protobuf messages: {e}");
+    }
+}
