@@ -236,7 +236,8 @@ if plugin example && build upstream_plugin; then
 		grep -qF -- "$pat" "$out/upstream_plugin.err" || { bad "upstream plugin logs" "stderr lacks \"$pat\": $(tail -c 600 "$out/upstream_plugin.err")"; break; }
 	done && ok "upstream plugin: its log lines, its resource hook and its fini, through libvaccel"
 	run upstream_plugin "$lib" load "$ex" && expect upstream_plugin "vaccel_plugin_load: VACCEL_OK" \
-		"loading it again: VACCEL_EEXIST" "${up_expect[@]}"
+		"loading it again: VACCEL_EEXIST" \
+		"parse_and_load of a missing file: VACCEL_ENOENT, of an empty list: VACCEL_EINVAL" "${up_expect[@]}"
 	# refused NAME PATTERN [env...]: with that plugin, the program fails saying PATTERN.
 	refused() {
 		local name=$1 pat=$2; shift 2

@@ -52,6 +52,9 @@ int main(int argc, char **argv)
 		if (ret)
 			return 1;
 		printf("loading it again: %s\n", code(vaccel_plugin_load(argv[3])));
+		printf("parse_and_load of a missing file: %s, of an empty list: %s\n",
+		       code(vaccel_plugin_parse_and_load("/nonexistent/libvaccel-none.so")),
+		       code(vaccel_plugin_parse_and_load("::")));
 		hint = VACCEL_PLUGIN_FPGA;
 	}
 	ret = vaccel_session_init(&sess, hint);
