@@ -9,7 +9,7 @@
 
 use crate::state::{CResult, c_str, guard, null, obj_mut};
 use std::ffi::{c_char, c_int, c_void};
-use vaccel_plugin::{DType, Tensor};
+use vaccel_plugin::Tensor;
 use vaccel_rt::Error;
 
 fn oom() -> Error {
@@ -56,62 +56,9 @@ pub(crate) trait CTensor: Sized {
     unsafe fn delete(t: *mut Self);
 }
 
-// dtype numbers: include/vaccel/tensor.h (upstream's enums)
-fn torch_dtype(v: c_int) -> Option<DType> {
-    Some(match v {
-        1 => DType::U8,
-        2 => DType::I8,
-        3 => DType::I16,
-        4 => DType::I32,
-        5 => DType::I64,
-        6 => DType::F16,
-        7 => DType::F32,
-        _ => return None,
-    })
-}
-fn torch_code(d: DType) -> Option<c_int> {
-    (1..=7).find(|c| torch_dtype(*c) == Some(d))
-}
-fn tflite_dtype(v: c_int) -> Option<DType> {
-    Some(match v {
-        1 => DType::F32,
-        2 => DType::I32,
-        3 => DType::U8,
-        4 => DType::I64,
-        6 => DType::Bool,
-        7 => DType::I16,
-        9 => DType::I8,
-        10 => DType::F16,
-        11 => DType::F64,
-        13 => DType::U64,
-        16 => DType::U32,
-        17 => DType::U16,
-        _ => return None,
-    })
-}
-fn tflite_code(d: DType) -> Option<c_int> {
-    (0..=18).find(|c| tflite_dtype(*c) == Some(d))
-}
-fn tf_dtype(v: c_int) -> Option<DType> {
-    Some(match v {
-        1 => DType::F32,
-        2 => DType::F64,
-        3 => DType::I32,
-        4 => DType::U8,
-        5 => DType::I16,
-        6 => DType::I8,
-        9 => DType::I64,
-        10 => DType::Bool,
-        17 => DType::U16,
-        19 => DType::F16,
-        22 => DType::U32,
-        23 => DType::U64,
-        _ => return None,
-    })
-}
-fn tf_code(d: DType) -> Option<c_int> {
-    (0..=23).find(|c| tf_dtype(*c) == Some(d))
-}
+// dtype numbers: upstream's enums (include/vaccel/ops/*.h), one table each in
+// vaccel_plugin::tensor::framework.
+use vaccel_plugin::tensor::framework::{tf, tf_code, tflite, tflite_code, torch, torch_code};
 
 macro_rules! tensor_api {
     ($fw:ident, $T:ident, $nr:ty, $dim:ty, $to_dtype:ident, $to_code:ident) => {
@@ -338,9 +285,9 @@ macro_rules! tensor_api {
     };
 }
 
-tensor_api!(torch, TorchTensor, i64, i64, torch_dtype, torch_code);
-tensor_api!(tf, TfTensor, c_int, i64, tf_dtype, tf_code);
-tensor_api!(tflite, TfliteTensor, c_int, i32, tflite_dtype, tflite_code);
+tensor_api!(torch, TorchTensor, i64, i64, torch, torch_code);
+tensor_api!(tf, TfTensor, c_int, i64, tf, tf_code);
+tensor_api!(tflite, TfliteTensor, c_int, i32, tflite, tflite_code);
 
 macro_rules! buffer_api {
     ($fw:ident, $B:ident, $dt:ty) => {

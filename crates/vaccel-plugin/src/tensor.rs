@@ -86,6 +86,51 @@ impl fmt::Display for DType {
     }
 }
 
+/// The element-type numbers of upstream's framework APIs (`enum vaccel_torch_data_type`,
+/// `vaccel_tf_data_type`, `vaccel_tflite_data_type` of its C headers), one table each:
+/// what the C API's tensor structs and the agent's upstream protocol carry. Types without
+/// an equivalent here (strings, complex, quantised…) are `None`.
+pub mod framework {
+    use super::DType;
+
+    macro_rules! table {
+        ($(#[$doc:meta])* $name:ident, $code:ident: $($n:literal => $d:ident),* $(,)?) => {
+            $(#[$doc])*
+            pub fn $name(v: i32) -> Option<DType> {
+                match v {
+                    $($n => Some(DType::$d),)*
+                    _ => None,
+                }
+            }
+
+            /// The framework's number for an element type.
+            pub fn $code(d: DType) -> Option<i32> {
+                match d {
+                    $(DType::$d => Some($n),)*
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+        };
+    }
+
+    table! {
+        /// Torch: `VACCEL_TORCH_*`.
+        torch, torch_code: 1 => U8, 2 => I8, 3 => I16, 4 => I32, 5 => I64, 6 => F16, 7 => F32,
+    }
+    table! {
+        /// TensorFlow: `VACCEL_TF_*` (TF_DataType).
+        tf, tf_code: 1 => F32, 2 => F64, 3 => I32, 4 => U8, 5 => I16, 6 => I8, 9 => I64,
+        10 => Bool, 17 => U16, 19 => F16, 22 => U32, 23 => U64,
+    }
+    table! {
+        /// TensorFlow Lite: `VACCEL_TFLITE_*` (TfLiteType). Upstream's agent protocol
+        /// sends these plus one.
+        tflite, tflite_code: 1 => F32, 2 => I32, 3 => U8, 4 => I64, 6 => Bool, 7 => I16,
+        9 => I8, 10 => F16, 11 => F64, 13 => U64, 16 => U32, 17 => U16,
+    }
+}
+
 /// A tensor: element type, shape and raw little-endian data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {

@@ -9,6 +9,7 @@
 //! * [`pb`] — the messages, generated at build time by prost from the `.proto` files in
 //!   `proto/` (written from the protocol's facts; protox parses them, so no `protoc`);
 //! * [`Method`] — which RPC a request names;
+//! * [`tensors`] — the frameworks' tensor messages to and from the runtime's tensors;
 //! * [`status`] — replies that fail the way upstream's guests read failures (an INTERNAL
 //!   status whose detail carries the vAccel errno).
 
@@ -16,6 +17,7 @@
 
 pub mod framing;
 pub mod status;
+pub mod tensors;
 
 /// The generated protobuf messages, by package.
 pub mod pb {
