@@ -24,7 +24,12 @@ fn main() {
         Ok(fds) => fds,
         Err(e) => panic!("proto/: {e}"),
     };
-    if let Err(e) = prost_build::Config::new().compile_fds(fds) {
+    // ttrpc's envelopes carry the messages as `Bytes`: a request's message is a view of
+    // the received frame, and a reply is framed without copying it.
+    if let Err(e) = prost_build::Config::new()
+        .bytes([".ttrpc"])
+        .compile_fds(fds)
+    {
         panic!("generating the protobuf messages: {e}");
     }
 }

@@ -130,6 +130,9 @@ pub struct AgentConfig {
     pub allow_exec: HashSet<(String, String)>,
     /// Whether `exec_with_resource` may run libraries guests upload.
     pub allow_uploaded_code: bool,
+    /// Host directories (canonical) whose regular files guests may name as resource paths
+    /// (upstream's `RegisterResource.paths`); empty: none.
+    pub guest_paths: Vec<PathBuf>,
     /// Operator model catalogue: name → host path.
     pub models: HashMap<String, PathBuf>,
     /// Shared token clients must present (TCP deployments).

@@ -30,6 +30,10 @@ struct Cli {
     /// Allow exec_with_resource to run libraries guests upload.
     #[arg(long)]
     allow_uploaded_code: bool,
+    /// A host directory whose files upstream (ttrpc) guests may name as resource paths
+    /// (repeat); without it, guests' paths are refused. URLs are never fetched.
+    #[arg(long = "allow-guest-paths", value_name = "DIR")]
+    guest_paths: Vec<std::path::PathBuf>,
     /// A host model guests may use by name (repeat).
     #[arg(long = "model", value_name = "NAME=PATH")]
     models: Vec<String>,
@@ -160,6 +164,17 @@ async fn serve() -> Result<()> {
             path.display()
         );
         config.models.insert(name, path);
+    }
+    for dir in &cli.guest_paths {
+        let real = dir
+            .canonicalize()
+            .with_context(|| format!("--allow-guest-paths {}", dir.display()))?;
+        anyhow::ensure!(
+            real.is_dir(),
+            "--allow-guest-paths {}: not a directory",
+            dir.display()
+        );
+        config.guest_paths.push(real);
     }
     config.allow_uploaded_code = cli.allow_uploaded_code;
     config.token = cli.token.map(String::into_bytes);

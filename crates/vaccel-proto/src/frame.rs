@@ -67,6 +67,16 @@ pub fn check(buf: &[u8], max_frame: usize) -> Result<Option<usize>, ProtoError> 
         return Ok(None);
     };
     let h = Header::decode(h);
+    check_header(&h, max_frame)?;
+    let total = HEADER_LEN + h.len as usize;
+    Ok((buf.len() >= total).then_some(total))
+}
+
+/// Whether a header can be valid (see [`check`]).
+///
+/// # Errors
+/// [`ProtoError::FrameTooLarge`], [`ProtoError::BadFlags`].
+pub fn check_header(h: &Header, max_frame: usize) -> Result<(), ProtoError> {
     if h.len as usize > max_frame {
         return Err(ProtoError::FrameTooLarge {
             len: h.len as usize,
@@ -76,8 +86,7 @@ pub fn check(buf: &[u8], max_frame: usize) -> Result<Option<usize>, ProtoError> 
     if h.flags & !FLAG_MORE != 0 {
         return Err(ProtoError::BadFlags(h.flags));
     }
-    let total = HEADER_LEN + h.len as usize;
-    Ok((buf.len() >= total).then_some(total))
+    Ok(())
 }
 
 /// Split `buf`'s first whole frame (after [`check`] said it is there).

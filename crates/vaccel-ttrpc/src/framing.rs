@@ -90,8 +90,8 @@ pub enum FrameError {
         /// The limit.
         max: usize,
     },
-    /// A client may only send requests (this agent serves no streams).
-    #[error("ttrpc frame type {0} from a client: only requests (type 1) are served")]
+    /// A client may only send requests, and data on the streams it opened.
+    #[error("ttrpc frame type {0} from a client: only requests (1) and stream data (3) are served")]
     NotARequest(u8),
     /// Client stream ids are odd.
     #[error("ttrpc stream id {0} is even: client streams are odd")]
@@ -120,17 +120,35 @@ pub fn check_request(h: &Header, max: usize) -> Result<usize, FrameError> {
     Ok(len)
 }
 
-/// Decode a request's payload.
+/// Check any frame a client sends on a connection that serves streams: a request (which
+/// opens a stream) or stream data, on an odd stream id, of at most `max` payload bytes.
+/// `Ok(payload length)`, or why the frame is refused — before anything is allocated for
+/// it. Whether a data frame's stream is open is the server's to check.
+///
+/// # Errors
+/// [`FrameError`].
+pub fn check_client_frame(h: &Header, max: usize) -> Result<usize, FrameError> {
+    if h.kind == TYPE_DATA {
+        let request = Header {
+            kind: TYPE_REQUEST,
+            ..*h
+        };
+        return check_request(&request, max);
+    }
+    check_request(h, max)
+}
+
+/// Decode a request's payload (its message stays a view of `payload`).
 ///
 /// # Errors
 /// [`FrameError::Malformed`].
-pub fn decode_request(payload: &[u8]) -> Result<Request, FrameError> {
+pub fn decode_request(payload: bytes::Bytes) -> Result<Request, FrameError> {
     Request::decode(payload).map_err(|e| FrameError::Malformed(e.to_string()))
 }
 
 /// A response frame (header and payload) to the request on `stream_id`: the reply message,
 /// or a failed status.
-pub fn response(stream_id: u32, reply: Result<Vec<u8>, Status>) -> Vec<u8> {
+pub fn response(stream_id: u32, reply: Result<bytes::Bytes, Status>) -> Vec<u8> {
     let response = match reply {
         Ok(payload) => Response {
             status: Some(Status::default()),
@@ -138,7 +156,7 @@ pub fn response(stream_id: u32, reply: Result<Vec<u8>, Status>) -> Vec<u8> {
         },
         Err(status) => Response {
             status: Some(status),
-            payload: Vec::new(),
+            payload: bytes::Bytes::new(),
         },
     };
     let body = response.encode_to_vec();

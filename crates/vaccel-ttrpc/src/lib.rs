@@ -138,6 +138,9 @@ methods! {
     TorchModelRun,
     /// `genop.Request` → `genop.Response`.
     Genop,
+    /// A stream of `genop.Request`s (large arguments in parts) → `genop.Response` (the
+    /// async builds' service).
+    GenopStream,
     /// `profiling.Request` → `profiling.Response`.
     GetProfiler,
 }

@@ -51,10 +51,10 @@ pub use error::{Error, Result};
 pub use registry::{LoadedPlugin, PluginSource};
 pub use resource::Resource;
 pub use runtime::{Runtime, RuntimeBuilder};
-pub use session::Session;
+pub use session::{Session, genop_op};
 pub use vaccel_plugin::ops::ImageOp;
 pub use vaccel_plugin::{
     ArgType, Args, Classification, DType, Detection, Element, HostBlob, ImageOutput, OpSet, OpType,
     ResourceType, Tensor, TopClass, code, plugin_type, zeroed_bytes,
 };
-pub use vaccel_plugin::{ops, sync};
+pub use vaccel_plugin::{nodes, ops, sync};

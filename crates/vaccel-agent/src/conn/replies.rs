@@ -9,11 +9,62 @@
 
 use super::Context;
 use crate::budget::Charge;
+use crate::tenant::Failure;
 use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::{Mutex, OwnedSemaphorePermit};
 use vaccel_proto::{Message, frame};
 use vaccel_transport::server::Conn;
+use vaccel_ttrpc::pb::google::rpc::Status;
+
+/// A reply in the connection's protocol.
+#[derive(Clone, Copy)]
+enum Reply<'a> {
+    /// Ours: the reply message to request `id`.
+    Native { id: u64, msg: &'a Message },
+    /// ttrpc: the reply message's bytes, or a failed status, on stream `stream`.
+    Ttrpc {
+        stream: u32,
+        result: &'a Result<bytes::Bytes, Status>,
+    },
+}
+
+impl Reply<'_> {
+    /// Its frames, and whether it says something failed.
+    fn encode(self, max_frame: usize) -> (Vec<u8>, bool) {
+        match self {
+            Reply::Native { id, msg } => (
+                frame::encode_frames(msg.kind() as u16, id, &msg.encode(), max_frame),
+                matches!(msg, Message::Error { .. }),
+            ),
+            Reply::Ttrpc { stream, result } => (
+                vaccel_ttrpc::framing::response(stream, result.clone()),
+                result.is_err(),
+            ),
+        }
+    }
+
+    /// In its place, the reply saying `failure` (its own reply could not be paid for).
+    fn failed(self, failure: Failure, max_frame: usize) -> Vec<u8> {
+        match self {
+            Reply::Native { id, .. } => {
+                Reply::Native {
+                    id,
+                    msg: &failure.into_message(),
+                }
+                .encode(max_frame)
+                .0
+            }
+            Reply::Ttrpc { stream, .. } => vaccel_ttrpc::framing::response(
+                stream,
+                Err(vaccel_ttrpc::status::vaccel_error(
+                    failure.code,
+                    failure.message,
+                )),
+            ),
+        }
+    }
+}
 
 /// An admitted request's hold on the connection: its in-flight permit and the memory
 /// charged for it (body, decoded arguments, and in the end its reply).
@@ -92,17 +143,14 @@ impl Replies {
         }
     }
 
-    /// Encode the reply to request `id`, charge it to the request and count it.
-    fn encode(&self, id: u64, msg: &Message, ticket: Option<&mut Ticket>) -> Vec<u8> {
-        let encode =
-            |m: &Message| frame::encode_frames(m.kind() as u16, id, &m.encode(), self.max_frame);
-        let mut out = encode(msg);
-        let mut error = matches!(msg, Message::Error { .. });
+    /// Encode `reply`, charge it to the request and count it.
+    fn encode(&self, reply: Reply<'_>, ticket: Option<&mut Ticket>) -> Vec<u8> {
+        let (mut out, mut error) = reply.encode(self.max_frame);
         let bytes_in = ticket.as_ref().map_or(0, |t| t.bytes_in);
         if let Some(t) = ticket
             && let Err(f) = t.charge.grow(out.len() as u64, "the reply")
         {
-            out = encode(&f.into_message());
+            out = reply.failed(f, self.max_frame);
             error = true;
         }
         self.ctx
@@ -113,8 +161,29 @@ impl Replies {
 
     /// Answer request `id` (`ticket` is `None` for what was never admitted: a refused
     /// handshake, broken framing). Waits while the socket is full.
-    pub async fn respond(&self, id: u64, msg: &Message, mut ticket: Option<Ticket>) {
-        let bytes = self.encode(id, msg, ticket.as_mut());
+    pub async fn respond(&self, id: u64, msg: &Message, ticket: Option<Ticket>) {
+        self.deliver(Reply::Native { id, msg }, ticket).await;
+    }
+
+    /// Answer ttrpc stream `stream` with a reply message or a failed status.
+    pub async fn respond_ttrpc(
+        &self,
+        stream: u32,
+        result: Result<bytes::Bytes, Status>,
+        ticket: Option<Ticket>,
+    ) {
+        self.deliver(
+            Reply::Ttrpc {
+                stream,
+                result: &result,
+            },
+            ticket,
+        )
+        .await;
+    }
+
+    async fn deliver(&self, reply: Reply<'_>, mut ticket: Option<Ticket>) {
+        let bytes = self.encode(reply, ticket.as_mut());
         let mut half = self.half.lock().await;
         Self::write(&mut half, &bytes, self.write_timeout, &self.stalled).await;
         drop(ticket);
@@ -123,8 +192,29 @@ impl Replies {
     /// From a worker thread: write now what the socket takes without waiting, and leave
     /// the rest (or the whole reply, if another reply is being written) to a task. A
     /// worker never waits for a slow reader; the ticket goes with the unwritten bytes.
-    pub fn respond_from_worker(&self, id: u64, msg: &Message, mut ticket: Ticket) {
-        let bytes = self.encode(id, msg, Some(&mut ticket));
+    pub fn respond_from_worker(&self, id: u64, msg: &Message, ticket: Ticket) {
+        self.deliver_from_worker(Reply::Native { id, msg }, ticket);
+    }
+
+    /// [`respond_ttrpc`](Self::respond_ttrpc) from a worker thread (as
+    /// [`respond_from_worker`](Self::respond_from_worker)).
+    pub fn respond_ttrpc_from_worker(
+        &self,
+        stream: u32,
+        result: Result<bytes::Bytes, Status>,
+        ticket: Ticket,
+    ) {
+        self.deliver_from_worker(
+            Reply::Ttrpc {
+                stream,
+                result: &result,
+            },
+            ticket,
+        );
+    }
+
+    fn deliver_from_worker(&self, reply: Reply<'_>, mut ticket: Ticket) {
+        let bytes = self.encode(reply, Some(&mut ticket));
         let (timeout, stalled) = (self.write_timeout, self.stalled.clone());
         let Ok(mut half) = self.half.clone().try_lock_owned() else {
             let half = self.half.clone();

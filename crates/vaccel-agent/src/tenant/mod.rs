@@ -330,13 +330,21 @@ impl Tenant {
         Ok(())
     }
 
-    fn session(&self, id: i64) -> Result<&Session, Failure> {
+    /// Session `id`.
+    ///
+    /// # Errors
+    /// `ENOENT`.
+    pub fn session(&self, id: i64) -> Result<&Session, Failure> {
         self.sessions
             .get(&id)
             .ok_or_else(|| Failure::new(code::ENOENT, format!("session {id} not found")))
     }
 
-    fn resource(&self, id: i64) -> Result<&Resource, Failure> {
+    /// Resource `id`.
+    ///
+    /// # Errors
+    /// `ENOENT`.
+    pub fn resource(&self, id: i64) -> Result<&Resource, Failure> {
         self.resources
             .get(&id)
             .map(|h| &h.resource)
@@ -430,10 +438,17 @@ impl Tenant {
         self.control(msg).unwrap_or_else(Failure::into_message)
     }
 
-    fn control(&mut self, msg: Message) -> Result<Message, Failure> {
+    /// Handle a control message: its reply, or why it failed.
+    ///
+    /// # Errors
+    /// The request's [`Failure`].
+    pub fn control(&mut self, msg: Message) -> Result<Message, Failure> {
         match msg {
             Message::Ping => Ok(Message::Pong),
             Message::SessionCreate { hint } => {
+                // The guest's transport consumed REMOTE; here it would ask for yet another
+                // transport (upstream's guests clear it before sending; ours too).
+                let hint = hint & !vaccel::plugin_type::REMOTE;
                 let max = self.shared.config.limits.sessions;
                 if self.sessions.len() >= max {
                     return Err(Failure::new(
@@ -505,6 +520,84 @@ impl Tenant {
                 format!("unexpected {:?} message from a client", other.kind()),
             )),
         }
+    }
+
+    /// Give session `id` a new hint (upstream's `UpdateSession`): it is bound again by it.
+    ///
+    /// # Errors
+    /// `ENOENT`; the runtime's failure to bind it.
+    pub fn update_session(&mut self, id: i64, hint: u32) -> Result<(), Failure> {
+        let hint = hint & !vaccel::plugin_type::REMOTE;
+        let s = self.session(id)?.rebind(hint)?;
+        self.sessions.insert(id, s);
+        Ok(())
+    }
+
+    /// A resource from blobs that arrived whole in one request (upstream's
+    /// `RegisterResource`): each blob is charged, hashed and stored like an uploaded one.
+    /// Returns the new resource's id.
+    ///
+    /// # Errors
+    /// `ENOMEM` past the tenant's or the agent's memory; the runtime's refusal of the
+    /// resource.
+    pub fn resource_from_bytes(
+        &mut self,
+        resource_type: ResourceType,
+        blobs: Vec<(String, &[u8])>,
+    ) -> Result<i64, Failure> {
+        let mut held = Vec::with_capacity(blobs.len());
+        for (i, (name, data)) in blobs.into_iter().enumerate() {
+            let charge = self
+                .share
+                .charge(data.len() as u64, &format!("blob {i} ({name})"))?;
+            let sha: [u8; 32] =
+                sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(data))
+                    .into();
+            let (tenant_part, agent_part) = charge.split();
+            let stored = self.shared.store.insert(sha, Arc::from(data), agent_part);
+            held.push((name, stored, tenant_part));
+        }
+        match self.add_resource(resource_type, held)? {
+            Message::ResourceReady { resource } => Ok(resource),
+            other => unreachable!("add_resource answers ResourceReady, not {other:?}"),
+        }
+    }
+
+    /// A resource from host files a guest names (upstream's `RegisterResource.paths`),
+    /// where the operator allows it ([`paths`]): each file is charged before it is read.
+    ///
+    /// # Errors
+    /// As [`paths::resolve`]; `ENOMEM`; I/O errors naming the path.
+    pub fn resource_from_paths(
+        &mut self,
+        resource_type: ResourceType,
+        guest_paths: &[String],
+    ) -> Result<i64, Failure> {
+        let mut files = Vec::with_capacity(guest_paths.len());
+        for p in guest_paths {
+            let real = paths::resolve(&self.shared.config.guest_paths, p)?;
+            let io = |source| {
+                Failure::from(vaccel::Error::Io {
+                    path: real.clone(),
+                    source,
+                })
+            };
+            let len = std::fs::metadata(&real).map_err(io)?.len();
+            // Held while the file is in memory here (the stored copy is charged again).
+            let charge = self
+                .share
+                .charge_alone(len, &format!("resource path {p:?}"))?;
+            let data = std::fs::read(&real).map_err(io)?;
+            let name = real
+                .file_name()
+                .map_or_else(|| "blob".into(), |n| n.to_string_lossy().into_owned());
+            files.push((name, data, charge));
+        }
+        let blobs = files
+            .iter()
+            .map(|(n, d, _)| (n.clone(), d.as_slice()))
+            .collect();
+        self.resource_from_bytes(resource_type, blobs)
     }
 
     fn offer(&mut self, resource_type: u32, blobs: Vec<BlobInfo>) -> Result<Message, Failure> {
@@ -626,5 +719,6 @@ fn check_layout(op: OpType, msg: &OpMessage) -> Result<(), Failure> {
         .map_err(|e| Failure::new(code::EINVAL, e.to_string()))
 }
 
+mod paths;
 #[cfg(test)]
 mod tests;

@@ -173,6 +173,44 @@ impl OpMessage {
         })
     }
 
+    /// An op from arguments already in memory (a request of another protocol, translated):
+    /// each read arg keeps its own buffer.
+    ///
+    /// # Errors
+    /// [`ProtoError::TooMany`] past [`MAX_ARGS`] on either side, as [`OpMessage::decode`].
+    pub fn from_args(
+        session: i64,
+        op: u32,
+        read: Vec<WireArg>,
+        write: Vec<WireArg>,
+    ) -> Result<OpMessage, ProtoError> {
+        for (what, n) in [("read args", read.len()), ("write args", write.len())] {
+            if n > MAX_ARGS {
+                return Err(ProtoError::TooMany {
+                    what,
+                    n,
+                    max: MAX_ARGS,
+                });
+            }
+        }
+        let read = read
+            .into_iter()
+            .map(|a| InBody {
+                arg_type: a.arg_type,
+                custom_type_id: a.custom_type_id,
+                at: 0..0,
+                replaced: Some(a.data),
+            })
+            .collect();
+        Ok(OpMessage {
+            session,
+            op,
+            body: Vec::new(),
+            read,
+            write,
+        })
+    }
+
     /// Number of read args.
     pub fn read_len(&self) -> usize {
         self.read.len()

@@ -417,23 +417,33 @@ impl Session {
                 "read arg 0 (the op type) is missing".into(),
             ));
         };
-        let id = match first.len() {
-            1 => u64::from(first[0]),
-            2 => u64::from(u16::from_ne_bytes([first[0], first[1]])),
-            4 => u64::from(u32::from_ne_bytes(first[..4].try_into().expect("4 bytes"))),
-            8 => u64::from_ne_bytes(first[..8].try_into().expect("8 bytes")),
-            n => {
-                return Err(Error::GenopOpArg(format!(
-                    "read arg 0 (the op type) must be a uint8, got {n} bytes of type {ty}"
-                )));
-            }
-        };
-        let op = u32::try_from(id)
-            .ok()
-            .and_then(OpType::from_raw)
-            .ok_or(Error::UnknownOp { id })?;
+        let op = genop_op(&first, ty)?;
         self.call(op, &mut rest, write)
     }
+}
+
+/// The op a generic call names in its read arg 0 (`bytes`, of type `ty`): an integer of 1,
+/// 2, 4 or 8 bytes, as upstream programs pass it.
+///
+/// # Errors
+/// [`Error::GenopOpArg`] for another size, [`Error::UnknownOp`].
+pub fn genop_op(bytes: &[u8], ty: u32) -> Result<OpType> {
+    let id = match *bytes {
+        [a] => u64::from(a),
+        [a, b] => u64::from(u16::from_ne_bytes([a, b])),
+        [a, b, c, d] => u64::from(u32::from_ne_bytes([a, b, c, d])),
+        [a, b, c, d, e, f, g, h] => u64::from_ne_bytes([a, b, c, d, e, f, g, h]),
+        _ => {
+            return Err(Error::GenopOpArg(format!(
+                "read arg 0 (the op type) must be a uint8, got {} bytes of type {ty}",
+                bytes.len()
+            )));
+        }
+    };
+    u32::try_from(id)
+        .ok()
+        .and_then(OpType::from_raw)
+        .ok_or(Error::UnknownOp { id })
 }
 
 mod typed;
