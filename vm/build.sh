@@ -93,6 +93,8 @@ slim "$prefix/bin/vaccel" "$r/opt/vaccel/bin/vaccel"
 slim "$prefix/lib/libvaccel.so.0" "$r/opt/vaccel/lib/libvaccel.so.0"
 ln -s libvaccel.so.0 "$r/opt/vaccel/lib/libvaccel.so"
 slim "$prefix/lib/vaccel/libvaccel_rpc.so" "$r/opt/vaccel/lib/vaccel/libvaccel_rpc.so"
+# A guest as upstream builds them: its client speaks ttrpc to the same agent.
+slim "$prefix/libexec/vaccel/vaccel-ttrpc-guest" "$r/opt/vaccel/bin/vaccel-ttrpc-guest"
 cp "$out"/examples/* "$r/opt/vaccel/examples/"
 cp "$assets"/images/{chelsea.png,coffee.png,rocket.jpg} "$r/opt/vaccel/data/"
 cp "$assets/models/efficientnet-lite0.onnx" "$assets/labels/imagenet.txt" "$r/opt/vaccel/data/"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test inside a VM (QEMU; TCG here): the guest runs the C examples and the CLI
-# through the rpc plugin over vsock to a vaccel-agent on the host, and each output must be
-# identical to the same program run on the host in-process. Then: a guest killed in the
+# through the rpc plugin over vsock to a vaccel-agent on the host — and, as guests built
+# with upstream do, a client of upstream's ttrpc protocol to the same agent — and each
+# output must be identical to the same program run on the host in-process. Then: a guest killed in the
 # middle of its work leaves no tenant behind in the agent, and a guest whose agent restarts
 # gets ESESS once and carries on.
 #
@@ -79,6 +80,8 @@ cp "$assets"/images/{chelsea.png,coffee.png,rocket.jpg} "$assets/models/efficien
 		echo "=== END $name rc=$rc"
 		[ $rc = 0 ] || sed 's/^/stderr: /' "$work/host.err" | tail -5
 	}
+	ttrpc_classify() { "$x/classify" "$@"; }
+	ttrpc_model_run() { "$x/torch_inference" "$@"; }
 	. "$vm_root/vm/guest/jobs/cases.sh"
 ) >"$work/host.log"
 for name in $(sed -n 's/^case_ \([^ ]*\) .*/\1/p' "$vm_root/vm/guest/jobs/cases.sh"); do

@@ -52,7 +52,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_frame: 1 << 20,
-            max_message: 512 << 20,
+            max_message: 1 << 30,
             in_flight: 64,
             sessions: 256,
             uploads: 64,

@@ -72,9 +72,9 @@ struct Cli {
     /// Memory all connections together may make the agent hold (default: half the host's).
     #[arg(long, value_parser = parse_bytes)]
     memory_budget: Option<u64>,
-    /// Largest request reassembled from frames (bytes; blobs stream and are not limited
-    /// by this).
-    #[arg(long, default_value = "512M", value_parser = parse_bytes)]
+    /// Largest request reassembled from frames, and largest ttrpc message (bytes; blobs
+    /// stream and are not limited by this). 1G: what upstream's guests may send.
+    #[arg(long, default_value = "1G", value_parser = parse_bytes)]
     max_message: u64,
     /// Requests per second per connection.
     #[arg(long, default_value_t = 50_000.0)]

@@ -12,4 +12,7 @@ case_() {
 	echo "=== END $name rc=$rc"
 	[ $rc = 0 ] || sed 's/^/stderr: /' /tmp/err | tail -5
 }
+# Upstream's protocol: the agent's address as upstream's guests default to it.
+ttrpc_classify() { vaccel-ttrpc-guest classify "$@"; }
+ttrpc_model_run() { vaccel-ttrpc-guest model-run "$@"; }
 . /jobs/cases.sh
