@@ -11,83 +11,26 @@
 //! `ADDR` as upstream's guests take it (`vsock://2:2048`, `unix:///path`, `tcp://h:p`);
 //! default: `VACCEL_RPC_ADDRESS`, else upstream's `vsock://2:2048`.
 
-use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
-use vaccel_ttrpc::framing::{self, HEADER_LEN, Header};
-use vaccel_ttrpc::pb::google::rpc::Status;
-use vaccel_ttrpc::pb::ttrpc::{Request, Response};
+use vaccel_ttrpc::client::CallError;
 use vaccel_ttrpc::pb::vaccel::{image, resource, session, tflite, torch};
-use vaccel_ttrpc::{Message, SERVICE, status};
 
-struct Client {
-    s: vaccel_transport::Stream,
-    next: u32,
+type Client = vaccel_ttrpc::client::Client<vaccel_transport::Stream>;
+
+fn connect(address: &str) -> Result<Client, String> {
+    let addr: vaccel_transport::Address = address.parse().map_err(|e| format!("{e}"))?;
+    let s = vaccel_transport::connect(&addr, Duration::from_secs(10))
+        .map_err(|e| format!("connecting to {address}: {e}"))?;
+    s.set_timeout(Some(Duration::from_secs(300)))
+        .map_err(|e| e.to_string())?;
+    Ok(Client::new(s))
 }
 
-/// A failed call: the vAccel code the guest's call would return, and the message.
-#[derive(Debug)]
-struct Failed(i32, String);
-
-impl From<Status> for Failed {
-    fn from(s: Status) -> Self {
-        Failed(status::vaccel_code(&s).unwrap_or(-1), s.message)
-    }
-}
-
-impl Client {
-    fn connect(address: &str) -> Result<Client, String> {
-        let addr: vaccel_transport::Address = address.parse().map_err(|e| format!("{e}"))?;
-        let s = vaccel_transport::connect(&addr, Duration::from_secs(10))
-            .map_err(|e| format!("connecting to {address}: {e}"))?;
-        s.set_timeout(Some(Duration::from_secs(300)))
-            .map_err(|e| e.to_string())?;
-        Ok(Client { s, next: 1 })
-    }
-
-    fn call<Q: Message, R: Message + Default>(
-        &mut self,
-        method: &str,
-        req: &Q,
-    ) -> Result<R, Failed> {
-        let stream = self.next;
-        self.next += 2;
-        let body = Request {
-            service: SERVICE.into(),
-            method: method.into(),
-            payload: req.encode_to_vec().into(),
-            timeout_nano: 0,
-            metadata: Vec::new(),
-        }
-        .encode_to_vec();
-        let h = Header {
-            length: body.len() as u32,
-            stream_id: stream,
-            kind: framing::TYPE_REQUEST,
-            flags: 0,
-        };
-        let io = |e: std::io::Error| Failed(-1, format!("{method}: {e}"));
-        self.s.write_all(&h.encode()).map_err(io)?;
-        self.s.write_all(&body).map_err(io)?;
-        let mut head = [0u8; HEADER_LEN];
-        self.s.read_exact(&mut head).map_err(io)?;
-        let h = Header::decode(&head);
-        let mut body = vec![0u8; h.length as usize];
-        self.s.read_exact(&mut body).map_err(io)?;
-        let r = Response::decode(body.as_slice())
-            .map_err(|e| Failed(-1, format!("{method}: malformed response: {e}")))?;
-        match r.status {
-            Some(s) if s.code != status::code::OK => Err(s.into()),
-            _ => R::decode(r.payload)
-                .map_err(|e| Failed(-1, format!("{method}: malformed reply: {e}"))),
-        }
-    }
-
-    fn session(&mut self) -> Result<i64, Failed> {
-        let r: session::CreateResponse =
-            self.call("CreateSession", &session::CreateRequest { flags: 0 })?;
-        Ok(r.session_id)
-    }
+fn new_session(c: &mut Client) -> Result<i64, CallError> {
+    let r: session::CreateResponse =
+        c.call("CreateSession", &session::CreateRequest { flags: 0 })?;
+    Ok(r.session_id)
 }
 
 fn read(path: &str) -> Result<Vec<u8>, String> {
@@ -96,8 +39,8 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
 
 fn classify(c: &mut Client, image_path: &str) -> Result<(), String> {
     let image = read(image_path)?;
-    let fail = |e: Failed| format!("Could not run op: {} ({})", e.0, e.1);
-    let session_id = c.session().map_err(fail)?;
+    let fail = |e: CallError| format!("Could not run op: {} ({e})", e.vaccel_code());
+    let session_id = new_session(c).map_err(fail)?;
     let r: image::Response = c
         .call("ImageClassification", &image::Request { session_id, image })
         .map_err(fail)?;
@@ -114,7 +57,9 @@ fn label(path: &str, index: usize) -> String {
 }
 
 fn model_run(c: &mut Client, model: &str, input: &str, labels: &str) -> Result<(), String> {
-    let fail = |what: &'static str| move |e: Failed| format!("{what} failed: {} ({})", e.0, e.1);
+    let fail = |what: &'static str| {
+        move |e: CallError| format!("{what} failed: {} ({e})", e.vaccel_code())
+    };
     let data = read(model)?;
     let input = read(input)?;
     let n = 3 * 224 * 224 * 4;
@@ -122,7 +67,7 @@ fn model_run(c: &mut Client, model: &str, input: &str, labels: &str) -> Result<(
         return Err(format!("Could not read {} floats from the input", n / 4));
     }
     let input = input[..n].to_vec();
-    let session_id = c.session().map_err(fail("session"))?;
+    let session_id = new_session(c).map_err(fail("session"))?;
     let name = std::path::Path::new(model)
         .file_name()
         .map_or("model".into(), |n| n.to_string_lossy().into_owned());
@@ -216,7 +161,7 @@ fn model_run(c: &mut Client, model: &str, input: &str, labels: &str) -> Result<(
 
     // A wrong input shape is refused, not crashed on.
     let bad = run(c, vec![1, 3, 8, 8], vec![0; 3 * 8 * 8 * 4]);
-    let code = bad.err().map(|e| e.0);
+    let code = bad.err().map(|e| e.vaccel_code());
     println!(
         "wrong shape: {}",
         if code == Some(vaccel_plugin::code::EINVAL) {
@@ -237,7 +182,7 @@ fn main() -> ExitCode {
         args.remove(0);
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = Client::connect(&address).and_then(|mut c| match argv.as_slice() {
+    let result = connect(&address).and_then(|mut c| match argv.as_slice() {
         ["classify", image] => classify(&mut c, image),
         ["model-run", model, input, labels] => model_run(&mut c, model, input, labels),
         _ => Err(

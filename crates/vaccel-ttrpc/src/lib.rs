@@ -11,10 +11,13 @@
 //! * [`Method`] — which RPC a request names;
 //! * [`tensors`] — the frameworks' tensor messages to and from the runtime's tensors;
 //! * [`status`] — replies that fail the way upstream's guests read failures (an INTERNAL
-//!   status whose detail carries the vAccel errno).
+//!   status whose detail carries the vAccel errno);
+//! * [`client`] — a blocking client over a stream the caller connected (tools and
+//!   benchmarks acting as an upstream guest).
 
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod framing;
 pub mod status;
 pub mod tensors;

@@ -3,6 +3,7 @@
 mod clients;
 mod images;
 mod noop;
+mod ttrpc;
 mod upload;
 
 use anyhow::Result;
@@ -28,6 +29,21 @@ pub enum Bench {
         /// Calls of each.
         #[arg(long, short = 'n', default_value_t = 10_000)]
         calls: usize,
+    },
+    /// Upstream's protocol vs ours on one agent (VACCEL_RPC_ADDRESS, with VACCEL_PLUGINS the
+    /// rpc plugin): noop, a 64×64 sgemm and classify, each through the rpc plugin and as an
+    /// upstream guest calls it (ttrpc Genop / ImageClassification), interleaved, with a raw
+    /// Unix ping-pong as the floor.
+    Ttrpc {
+        /// Noop calls of each (sgemm: a tenth).
+        #[arg(long, short = 'n', default_value_t = 10_000)]
+        calls: usize,
+        /// Classify runs of each.
+        #[arg(long, default_value_t = 20)]
+        classify_runs: usize,
+        /// Image to classify (default: the sample chelsea.png).
+        #[arg(long)]
+        image: Option<std::path::PathBuf>,
     },
     /// P5: CLIENTS processes classifying at once for SECONDS, first each on the built-in
     /// plugins in its own process, then each through the session's plugin as it is
@@ -128,6 +144,11 @@ pub fn echo_peer(b: &Bench) -> Option<&std::path::Path> {
 pub fn run(rt: &Runtime, b: Bench) -> Result<()> {
     match b {
         Bench::Noop { calls } => noop::run(rt, calls.max(10)),
+        Bench::Ttrpc {
+            calls,
+            classify_runs,
+            image,
+        } => ttrpc::run(rt, calls.max(10), classify_runs, image.as_deref()),
         Bench::EchoPeer { socket } => noop::echo_peer(&socket),
         Bench::Clients { clients, seconds } => clients::run(clients.max(1), seconds.max(1)),
         Bench::ClientLoop { seconds } => clients::client_loop(rt, seconds),

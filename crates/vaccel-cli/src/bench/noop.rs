@@ -23,7 +23,7 @@ pub fn echo_peer(socket: &std::path::Path) -> Result<()> {
 }
 
 /// Round trips of 64 bytes to an echoing peer.
-fn ping_pong(a: &mut std::os::unix::net::UnixStream, calls: usize) -> Result<Vec<f64>> {
+pub(super) fn ping_pong(a: &mut std::os::unix::net::UnixStream, calls: usize) -> Result<Vec<f64>> {
     use std::io::{Read, Write};
     let mut buf = [7u8; 64];
     let mut times = Vec::with_capacity(calls);
@@ -38,14 +38,14 @@ fn ping_pong(a: &mut std::os::unix::net::UnixStream, calls: usize) -> Result<Vec
 
 /// The raw baselines: a peer thread in this process, and a peer process (this binary's
 /// hidden `bench echo-peer`) — the latter has the same topology as client and agent.
-struct PingPeers {
-    thread: std::os::unix::net::UnixStream,
-    process: std::os::unix::net::UnixStream,
+pub(super) struct PingPeers {
+    pub(super) thread: std::os::unix::net::UnixStream,
+    pub(super) process: std::os::unix::net::UnixStream,
     child: std::process::Child,
 }
 
 impl PingPeers {
-    fn start() -> Result<PingPeers> {
+    pub(super) fn start() -> Result<PingPeers> {
         let (a, b) = std::os::unix::net::UnixStream::pair()?;
         std::thread::spawn(move || echo(b));
         let path = std::env::temp_dir().join(format!("vaccel-echo-{}.sock", std::process::id()));
