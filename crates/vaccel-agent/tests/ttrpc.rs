@@ -839,3 +839,33 @@ fn with_a_token_set_ttrpc_guests_are_told_they_cannot_present_one() {
     stop.send(()).unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn remote_bits_in_the_flags_are_cleared_as_upstream_does() {
+    // The guest's transport used REMOTE; on the agent it would ask for yet another one.
+    let ((path, _d, stop, handle), _agent) = start_agent(AgentConfig::default());
+    let g = Guest::connect(&path);
+    let remote = vaccel::plugin_type::REMOTE;
+    let r: session::CreateResponse = g
+        .call("CreateSession", &session::CreateRequest { flags: remote })
+        .unwrap();
+    let noop = genop::Request {
+        session_id: r.session_id,
+        read_args: vec![op_arg(OpType::Noop)],
+        write_args: vec![],
+    };
+    let _: genop::Response = g.call("Genop", &noop).unwrap();
+    let _: vaccel_ttrpc::pb::vaccel::empty::Empty = g
+        .call(
+            "UpdateSession",
+            &session::UpdateRequest {
+                session_id: r.session_id,
+                flags: remote | vaccel::plugin_type::CPU,
+            },
+        )
+        .unwrap();
+    let _: genop::Response = g.call("Genop", &noop).unwrap();
+    drop(g);
+    stop.send(()).unwrap();
+    handle.join().unwrap();
+}
