@@ -315,6 +315,21 @@ fn tf_ok() -> Option<pb::Status> {
     })
 }
 
+/// A model run by position (TFLite's and Torch's): `n` outputs, answered by `answer`.
+fn tensor_run(
+    op: OpType,
+    sess: Session,
+    id: i64,
+    inputs: Vec<Tensor>,
+    n: usize,
+    answer: impl FnOnce(Vec<Tensor>) -> Reply + Send + 'static,
+) -> Result<Job, Status> {
+    Ok(Job {
+        op,
+        run: Box::new(move || answer(sess.tensor_run(op, id, &inputs, n).map_err(vaccel_failed)?)),
+    })
+}
+
 /// A plugin call: checked and translated here, run on a worker.
 fn call(s: &Served, m: Method, payload: Bytes, ticket: &mut Ticket) -> Result<Job, Status> {
     // Calls hold their arguments decoded once more (tensors encoded for the plugin).
@@ -411,35 +426,23 @@ fn call(s: &Served, m: Method, payload: Bytes, ticket: &mut Ticket) -> Result<Jo
             let (sess, id) = model(s, req.session_id, req.model_id)?;
             let n = outputs(req.nr_out_tensors, ticket)?;
             let inputs = tensors_in(req.in_tensors, tensors::from_tflite)?;
-            job(
-                OpType::TfliteModelRun,
-                Box::new(move || {
-                    let out = sess
-                        .tensor_run(OpType::TfliteModelRun, id, &inputs, n)
-                        .map_err(vaccel_failed)?;
-                    reply(&tflite::ModelRunResponse {
-                        out_tensors: tensors_out(out, tensors::to_tflite)?,
-                        status: tf_ok(),
-                    })
-                }),
-            )
+            tensor_run(OpType::TfliteModelRun, sess, id, inputs, n, |out| {
+                reply(&tflite::ModelRunResponse {
+                    out_tensors: tensors_out(out, tensors::to_tflite)?,
+                    status: tf_ok(),
+                })
+            })
         }
         Method::TorchModelRun => {
             let req: torch::ModelRunRequest = decode("torch.ModelRunRequest", payload)?;
             let (sess, id) = model(s, req.session_id, req.model_id)?;
             let n = outputs(req.nr_out_tensors, ticket)?;
             let inputs = tensors_in(req.in_tensors, tensors::from_torch)?;
-            job(
-                OpType::TorchModelRun,
-                Box::new(move || {
-                    let out = sess
-                        .tensor_run(OpType::TorchModelRun, id, &inputs, n)
-                        .map_err(vaccel_failed)?;
-                    reply(&torch::ModelRunResponse {
-                        out_tensors: tensors_out(out, tensors::to_torch)?,
-                    })
-                }),
-            )
+            tensor_run(OpType::TorchModelRun, sess, id, inputs, n, |out| {
+                reply(&torch::ModelRunResponse {
+                    out_tensors: tensors_out(out, tensors::to_torch)?,
+                })
+            })
         }
         other => unreachable!("{} is not a plugin call", other.name()),
     }
