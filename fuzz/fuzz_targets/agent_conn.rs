@@ -1,5 +1,6 @@
 //! Drive a whole agent connection, in memory: arbitrary bytes (after a valid Hello when
-//! the first byte is odd) go into the connection state machine through an in-memory pipe,
+//! the first byte is odd, or — upstream's protocol — after a valid ttrpc CreateSession
+//! request when it is 2 modulo 4) go into the connection state machine through an in-memory pipe,
 //! while everything the agent answers is read. The connection must end (the input ends,
 //! or the agent closes it) without a panic or a hang, and when it has, everything it was
 //! charged must be given back: the agent's memory accounting is back at zero.
@@ -41,7 +42,26 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut input = Vec::new();
-    if first & 1 == 1 {
+    if first & 3 == 2 {
+        use vaccel_ttrpc::Message as _;
+        let req = vaccel_ttrpc::pb::ttrpc::Request {
+            service: vaccel_ttrpc::SERVICE.into(),
+            method: "CreateSession".into(),
+            payload: vaccel_ttrpc::pb::vaccel::session::CreateRequest { flags: 0 }
+                .encode_to_vec()
+                .into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let h = vaccel_ttrpc::framing::Header {
+            length: req.len() as u32,
+            stream_id: 1,
+            kind: vaccel_ttrpc::framing::TYPE_REQUEST,
+            flags: 0,
+        };
+        input.extend_from_slice(&h.encode());
+        input.extend_from_slice(&req);
+    } else if first & 1 == 1 {
         let hello = Message::Hello {
             major: PROTO_MAJOR,
             minor: PROTO_MINOR,
