@@ -869,3 +869,113 @@ fn remote_bits_in_the_flags_are_cleared_as_upstream_does() {
     stop.send(()).unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn malformed_ttrpc_requests_fail_naming_what_is_wrong() {
+    let ((path, _d, stop, handle), _agent) = start_agent(AgentConfig::default());
+    let g = Guest::connect(&path);
+    let sess = g.session();
+    let register = |req: resource::RegisterRequest| {
+        errno(g.call::<_, resource::RegisterResponse>("RegisterResource", &req))
+    };
+    // A blob whose size disagrees with its bytes.
+    let (code, msg) = register(resource::RegisterRequest {
+        blobs: vec![resource::Blob {
+            name: "x".into(),
+            data: vec![1, 2, 3],
+            size: 1000,
+            ..Default::default()
+        }],
+        session_id: sess,
+        resource_type: ResourceType::Data.raw() as i32,
+        ..Default::default()
+    });
+    assert_eq!(code, vaccel::code::EINVAL);
+    assert!(msg.contains("says 1000 bytes but carries 3"), "{msg}");
+    // A path-like blob name.
+    let (code, msg) = register(resource::RegisterRequest {
+        blobs: vec![resource::Blob {
+            name: "../../etc/x".into(),
+            data: vec![1],
+            size: 1,
+            ..Default::default()
+        }],
+        session_id: sess,
+        ..Default::default()
+    });
+    assert_eq!(code, vaccel::code::EINVAL, "{msg}");
+    // Neither blobs nor paths; a negative id; an unknown resource type; an unknown session.
+    let (code, msg) = register(resource::RegisterRequest {
+        session_id: sess,
+        ..Default::default()
+    });
+    assert!(
+        code == vaccel::code::EINVAL && msg.contains("neither"),
+        "{msg}"
+    );
+    let (code, _) = register(resource::RegisterRequest {
+        session_id: sess,
+        resource_id: -5,
+        ..Default::default()
+    });
+    assert_eq!(code, vaccel::code::EINVAL);
+    let (code, msg) = register(resource::RegisterRequest {
+        session_id: sess,
+        resource_type: 77,
+        blobs: vec![resource::Blob {
+            name: "x".into(),
+            data: vec![1],
+            size: 1,
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    assert!(code == vaccel::code::EINVAL && msg.contains("77"), "{msg}");
+    let (code, _) = register(resource::RegisterRequest {
+        session_id: 42,
+        resource_id: 1,
+        ..Default::default()
+    });
+    assert_eq!(code, vaccel::code::ENOENT);
+    // A tensor whose data disagrees with its dims; an element type Torch lacks.
+    let res = g.register(sess, ResourceType::Model, "m.onnx", vec![0; 16]);
+    let run = |t: torch::Tensor| {
+        errno(g.call::<_, torch::ModelRunResponse>(
+            "TorchModelRun",
+            &torch::ModelRunRequest {
+                session_id: sess,
+                model_id: res,
+                in_tensors: vec![t],
+                nr_out_tensors: 1,
+                run_options: None,
+            },
+        ))
+    };
+    let (code, msg) = run(torch::Tensor {
+        data: vec![0; 12],
+        dims: vec![2, 2],
+        r#type: torch::DataType::Float as i32,
+    });
+    assert_eq!(code, vaccel::code::EINVAL, "{msg}");
+    let (code, msg) = run(torch::Tensor {
+        data: vec![0; 4],
+        dims: vec![1],
+        r#type: 99,
+    });
+    assert!(code == vaccel::code::EINVAL && msg.contains("99"), "{msg}");
+    // A message that is not the method's: fails, the connection serves on.
+    let (code, msg) = errno(g.call::<_, session::CreateResponse>(
+        "UpdateSession",
+        &image::Response {
+            tags: vec![0xff; 40],
+        },
+    ));
+    assert!(
+        code == vaccel::code::EINVAL || code == vaccel::code::ENOENT,
+        "{msg}"
+    );
+    assert!(g.session() > sess);
+    drop(g);
+    stop.send(()).unwrap();
+    handle.join().unwrap();
+}
