@@ -21,6 +21,8 @@ struct Histogram {
 #[derive(Default, Clone)]
 struct TenantStats {
     peer: String,
+    /// `vaccel` (ours) or `ttrpc` (upstream's guests); empty until the first bytes tell.
+    protocol: &'static str,
     requests: u64,
     errors: u64,
     bytes_in: u64,
@@ -47,6 +49,13 @@ impl Metrics {
                 ..Default::default()
             },
         );
+    }
+
+    /// The protocol a tenant speaks (`vaccel` or `ttrpc`), once its first bytes told.
+    pub fn protocol(&self, tenant: u64, protocol: &'static str) {
+        if let Some(t) = lock(&self.tenants).get_mut(&tenant) {
+            t.protocol = protocol;
+        }
     }
 
     /// A tenant disconnected (its series go; totals stay).
@@ -103,6 +112,14 @@ impl Metrics {
             "# TYPE vaccel_tenants gauge\nvaccel_tenants {}",
             tenants.len()
         );
+        let _ = writeln!(s, "# TYPE vaccel_tenants_by_protocol gauge");
+        for protocol in ["vaccel", "ttrpc"] {
+            let n = tenants.values().filter(|t| t.protocol == protocol).count();
+            let _ = writeln!(
+                s,
+                "vaccel_tenants_by_protocol{{protocol=\"{protocol}\"}} {n}"
+            );
+        }
         for (name, f) in [
             (
                 "vaccel_tenant_requests_total",
@@ -116,8 +133,9 @@ impl Metrics {
             for (id, t) in &tenants {
                 let _ = writeln!(
                     s,
-                    "{name}{{tenant=\"{id}\",peer=\"{}\"}} {}",
+                    "{name}{{tenant=\"{id}\",peer=\"{}\",protocol=\"{}\"}} {}",
                     t.peer.replace('"', "'"),
+                    t.protocol,
                     f(t)
                 );
             }

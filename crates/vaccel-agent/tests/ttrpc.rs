@@ -804,7 +804,7 @@ fn a_ttrpc_tenant_has_the_same_limits_as_any_other() {
     config.limits.sessions = 2;
     config.limits.rate = 1.0;
     config.limits.burst = 5.0;
-    let ((path, _d, stop, handle), _agent) = start_agent(config);
+    let ((path, _d, stop, handle), agent) = start_agent(config);
     let g = Guest::connect(&path);
     g.session();
     g.session();
@@ -833,7 +833,20 @@ fn a_ttrpc_tenant_has_the_same_limits_as_any_other() {
         &session::DestroyRequest { session_id: 1 },
     ));
     assert_eq!(code, vaccel::code::ENOENT);
-    drop((g, other));
+    // The metrics say which protocol each tenant speaks.
+    let mut ours = Client::connect(&path);
+    ours.session();
+    let m = agent.metrics();
+    assert!(
+        m.contains("vaccel_tenants_by_protocol{protocol=\"ttrpc\"} 2"),
+        "{m}"
+    );
+    assert!(
+        m.contains("vaccel_tenants_by_protocol{protocol=\"vaccel\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains(",protocol=\"ttrpc\"} "), "{m}");
+    drop((g, other, ours));
     stop.send(()).unwrap();
     handle.join().unwrap();
 }

@@ -190,6 +190,8 @@ pub async fn serve(
         replies.set_max_frame(limits.max_frame);
     }
     ctx.workers.join(tenant_id, &peer.key);
+    ctx.metrics
+        .protocol(tenant_id, if ttrpc { "ttrpc" } else { "vaccel" });
     tracing::info!(
         tenant = tenant_id,
         peer = peer.addr,
