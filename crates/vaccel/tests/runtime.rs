@@ -187,6 +187,30 @@ fn exec_and_exec_with_resource_run_real_code() {
     s.unregister(&res).unwrap();
     assert_eq!(s.unregister(&res).unwrap_err().code(), code::ENOENT);
     res.check_releasable().unwrap();
+    // The library was unpacked to be opened and removed once mapped: nothing of this
+    // process is left in the runtime directory, however it ends (other tests of this
+    // binary may be unpacking one right now: those go too).
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let ours = format!("vaccel-exec-{}-", std::process::id());
+    let left = || {
+        std::fs::read_dir(&base)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&ours))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while left() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "unpacked libraries left in {}",
+            base.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -17,7 +17,7 @@
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use vaccel_plugin::native::{BindMode, NativeLibrary};
 use vaccel_plugin::sdk::{ExecCall, ExecResourceCall, Host, Result};
 use vaccel_plugin::sync::lock;
@@ -34,7 +34,6 @@ pub struct Exec {
     mode: BindMode,
     by_path: Mutex<HashMap<PathBuf, Arc<NativeLibrary>>>,
     by_hash: Mutex<HashMap<[u8; 32], Arc<LoadedResource>>>,
-    dir: OnceLock<std::result::Result<PathBuf, String>>,
 }
 
 fn bind_mode_from_env() -> Result<BindMode> {
@@ -91,8 +90,18 @@ fn dlclose_enabled(default: bool) -> bool {
     }
 }
 
-/// Create a fresh private (0700) directory for unpacked libraries.
-fn private_dir() -> std::result::Result<PathBuf, String> {
+/// A fresh private (0700) directory to unpack one resource's libraries into; removed
+/// (with them) when dropped — once opened, a library's code stays mapped without its file,
+/// so nothing is left behind however the process ends later.
+struct Unpacked(PathBuf);
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn private_dir() -> Result<Unpacked> {
     use std::os::unix::fs::DirBuilderExt;
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
@@ -105,18 +114,16 @@ fn private_dir() -> std::result::Result<PathBuf, String> {
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
-        .map_err(|e| format!("cannot create private directory {}: {e}", dir.display()))?;
-    Ok(dir)
+        .map_err(|e| {
+            PluginError::new(
+                code::EIO,
+                format!("cannot create private directory {}: {e}", dir.display()),
+            )
+        })?;
+    Ok(Unpacked(dir))
 }
 
 impl Exec {
-    fn dir(&self) -> Result<&Path> {
-        match self.dir.get_or_init(private_dir) {
-            Ok(p) => Ok(p),
-            Err(m) => Err(PluginError::new(code::EIO, m.clone())),
-        }
-    }
-
     fn library(&self, path: &str) -> Result<Arc<NativeLibrary>> {
         let key = PathBuf::from(path);
         if let Some(lib) = lock(&self.by_path).get(&key) {
@@ -148,10 +155,9 @@ impl Exec {
         if let Some(r) = cache.get(&hash) {
             return Ok(r.clone());
         }
-        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = self.dir()?.join(&hex);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| PluginError::new(code::EIO, format!("{}: {e}", dir.display())))?;
+        // Unpacked for opening only: the directory goes when this returns.
+        let unpacked = private_dir()?;
+        let dir = &unpacked.0;
         let mut paths = Vec::with_capacity(blobs.len());
         for b in &blobs {
             if b.name.is_empty() || b.name.contains('/') || b.name == "." || b.name == ".." {
@@ -161,11 +167,7 @@ impl Exec {
                 )));
             }
             let p = dir.join(b.name);
-            // Written beside and renamed into place: a call still running code mapped from
-            // an earlier copy keeps its own inode intact.
-            let tmp = dir.join(format!(".{}.{}", b.name, std::process::id()));
-            std::fs::write(&tmp, b.data)
-                .and_then(|()| std::fs::rename(&tmp, &p))
+            std::fs::write(&p, b.data)
                 .map_err(|e| PluginError::new(code::EIO, format!("{}: {e}", p.display())))?;
             paths.push(p);
         }
@@ -192,16 +194,7 @@ impl Plugin for Exec {
             mode: bind_mode_from_env()?,
             by_path: Mutex::new(HashMap::new()),
             by_hash: Mutex::new(HashMap::new()),
-            dir: OnceLock::new(),
         })
-    }
-
-    fn fini(&self) {
-        // Handles stay open (functions may still be referenced); the unpacked files are
-        // not needed once mapped.
-        if let Some(Ok(dir)) = self.dir.get() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
     }
 
     fn noop(&self, _ctx: &Ctx<'_>) -> Result<()> {
