@@ -401,7 +401,7 @@ pub mod server {
                     s.set_nodelay(true)?;
                     let addr = format!("tcp://{peer}");
                     let key = format!("tcp:{}", peer.ip());
-                    (Box::new(s), Peer { addr, key })
+                    (Box::new(QuickAck(s)), Peer { addr, key })
                 }
                 Listener::Vsock(l) => {
                     let (s, peer) = l.accept().await?;
@@ -410,6 +410,61 @@ pub mod server {
                     (Box::new(s), Peer { addr, key })
                 }
             })
+        }
+    }
+
+    /// A TCP connection that acknowledges what it reads at once (`TCP_QUICKACK`, re-armed
+    /// after every read: the kernel drops back to delayed ACKs by itself). Clients that
+    /// write a request in pieces with Nagle's algorithm on — ttrpc's writes a frame's
+    /// header, then its payload — otherwise wait for the delayed ACK (40 ms on Linux)
+    /// before each request's payload leaves.
+    struct QuickAck(tokio::net::TcpStream);
+
+    impl tokio::io::AsyncRead for QuickAck {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            let before = buf.filled().len();
+            let r = std::pin::Pin::new(&mut self.0).poll_read(cx, buf);
+            if matches!(r, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
+                // Best effort: a failure only means ACKs stay delayed.
+                let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
+            }
+            r
+        }
+    }
+
+    impl tokio::io::AsyncWrite for QuickAck {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+        fn poll_write_vectored(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> std::task::Poll<io::Result<usize>> {
+            std::pin::Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        }
+        fn is_write_vectored(&self) -> bool {
+            self.0.is_write_vectored()
         }
     }
 
