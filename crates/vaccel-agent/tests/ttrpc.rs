@@ -233,6 +233,25 @@ fn every_rpc_of_agent_service_through_the_ttrpc_crates_client() {
         .unwrap();
     let model = r.resource_id;
     assert!(model > 0);
+    // Updating a session that holds resources to the hint it has changes nothing (and is
+    // not refused); another hint would need the resources unregistered first.
+    let _: vaccel_ttrpc::pb::vaccel::empty::Empty = g
+        .call(
+            "UpdateSession",
+            &session::UpdateRequest {
+                session_id: sess,
+                flags: 0,
+            },
+        )
+        .unwrap();
+    let (code, msg) = errno(g.call::<_, vaccel_ttrpc::pb::vaccel::empty::Empty>(
+        "UpdateSession",
+        &session::UpdateRequest {
+            session_id: sess,
+            flags: vaccel::plugin_type::CPU,
+        },
+    ));
+    assert!(msg.contains("registered resources"), "{code}: {msg}");
     let _: vaccel_ttrpc::pb::vaccel::empty::Empty = g
         .call(
             "TorchModelLoad",

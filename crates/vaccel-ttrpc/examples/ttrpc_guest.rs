@@ -6,6 +6,7 @@
 //! ```text
 //! ttrpc_guest [--address ADDR] classify IMAGE
 //! ttrpc_guest [--address ADDR] model-run MODEL.onnx INPUT.f32 LABELS.txt
+//! ttrpc_guest [--address ADDR] bench CALLS     # UpdateSession round trips: p50 p99 (µs)
 //! ```
 //!
 //! `ADDR` as upstream's guests take it (`vsock://2:2048`, `unix:///path`, `tcp://h:p`);
@@ -173,6 +174,32 @@ fn model_run(c: &mut Client, model: &str, input: &str, labels: &str) -> Result<(
     Ok(())
 }
 
+/// CALLS UpdateSession round trips (the smallest RPC any agent serves): p50 and p99, µs.
+fn bench(c: &mut Client, calls: &str) -> Result<(), String> {
+    let calls: usize = calls
+        .parse()
+        .map_err(|_| format!("{calls:?} is not a count"))?;
+    let fail = |e: CallError| e.to_string();
+    let session_id = new_session(c).map_err(fail)?;
+    let update = session::UpdateRequest {
+        session_id,
+        flags: 0,
+    };
+    let mut times = Vec::with_capacity(calls.max(10));
+    for i in 0..calls.max(10) + 200 {
+        let t0 = std::time::Instant::now();
+        c.call::<_, vaccel_ttrpc::pb::vaccel::empty::Empty>("UpdateSession", &update)
+            .map_err(fail)?;
+        if i >= 200 {
+            times.push(t0.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
+    println!("{:.1} {:.1}", at(0.5), at(0.99));
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut address = std::env::var("VACCEL_RPC_ADDRESS")
@@ -185,6 +212,7 @@ fn main() -> ExitCode {
     let result = connect(&address).and_then(|mut c| match argv.as_slice() {
         ["classify", image] => classify(&mut c, image),
         ["model-run", model, input, labels] => model_run(&mut c, model, input, labels),
+        ["bench", calls] => bench(&mut c, calls),
         _ => Err(
             "usage: ttrpc_guest [--address ADDR] classify IMAGE | model-run MODEL INPUT.f32 LABELS"
                 .into(),

@@ -522,13 +522,20 @@ impl Tenant {
         }
     }
 
-    /// Give session `id` a new hint (upstream's `UpdateSession`): it is bound again by it.
+    /// Give session `id` a new hint (upstream's `UpdateSession`): it is bound again by it
+    /// (refused while it holds resources, as our C API's `vaccel_session_update`); the
+    /// same hint again changes nothing.
     ///
     /// # Errors
     /// `ENOENT`; the runtime's failure to bind it.
     pub fn update_session(&mut self, id: i64, hint: u32) -> Result<(), Failure> {
         let hint = hint & !vaccel::plugin_type::REMOTE;
-        let s = self.session(id)?.rebind(hint)?;
+        let current = self.session(id)?;
+        if current.hint() == hint {
+            // Nothing changes (and a session holding resources may keep its hint).
+            return Ok(());
+        }
+        let s = current.rebind(hint)?;
         self.sessions.insert(id, s);
         Ok(())
     }

@@ -78,13 +78,22 @@ pub(super) async fn unary(
     }
     let s = &mut u.s;
     let job = match m {
+        // Answered from the tenant's own state: no plugin runs, nothing blocks.
+        Method::GetProfiler => {
+            let answer = control(s, m, payload, &mut ticket);
+            return s.replies.respond_ttrpc(stream, answer, Some(ticket)).await;
+        }
+        Method::UpdateSession => {
+            let answer = update_session(s, payload);
+            return s.replies.respond_ttrpc(stream, answer, Some(ticket)).await;
+        }
+        // These may call plugins (session and resource hooks, model loading): off the
+        // I/O thread's other work while they run.
         Method::CreateSession
-        | Method::UpdateSession
         | Method::DestroySession
         | Method::RegisterResource
         | Method::UnregisterResource
-        | Method::SyncResource
-        | Method::GetProfiler => {
+        | Method::SyncResource => {
             let answer = tokio::task::block_in_place(|| control(s, m, payload, &mut ticket));
             return s.replies.respond_ttrpc(stream, answer, Some(ticket)).await;
         }
@@ -122,6 +131,18 @@ fn submit(s: &Served, stream: u32, job: Job, ticket: Ticket) {
     );
 }
 
+/// `UpdateSession`: the same hint again is answered at once; a new one binds the session
+/// again (plugin hooks run), off the I/O thread's other work.
+fn update_session(s: &mut Served, payload: Bytes) -> Reply {
+    let req: session::UpdateRequest = decode("session.UpdateRequest", payload)?;
+    let hint = req.flags & !vaccel::plugin_type::REMOTE;
+    let t = &mut s.tenant;
+    if t.session(req.session_id).map_err(failed)?.hint() != hint {
+        tokio::task::block_in_place(|| t.update_session(req.session_id, hint)).map_err(failed)?;
+    }
+    reply(&Empty {})
+}
+
 /// Sessions and resources.
 fn control(s: &mut Served, m: Method, payload: Bytes, ticket: &mut Ticket) -> Reply {
     let t = &mut s.tenant;
@@ -135,12 +156,6 @@ fn control(s: &mut Served, m: Method, payload: Bytes, ticket: &mut Ticket) -> Re
                 }),
                 other => unreachable!("SessionCreate answered {other:?}"),
             }
-        }
-        Method::UpdateSession => {
-            let req: session::UpdateRequest = decode("session.UpdateRequest", payload)?;
-            t.update_session(req.session_id, req.flags)
-                .map_err(failed)?;
-            reply(&Empty {})
         }
         Method::DestroySession => {
             let req: session::DestroyRequest = decode("session.DestroyRequest", payload)?;
