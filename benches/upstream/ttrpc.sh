@@ -52,7 +52,9 @@ cc -O2 -Wall -Wextra -std=c11 -I"$up/include" -I"$rel" -o "$scratch/rpc_client" 
 	"$root/benches/upstream/rpc_client.c" "$rel/libvaccel_rpc_client.a" -L"$uplib" -lvaccel -lpthread -ldl -lm
 echo "== building ours"
 cargo build --release --quiet -p vaccel-agent --manifest-path "$root/Cargo.toml"
+cargo build --release --quiet -p vaccel-ttrpc --example ttrpc_guest --manifest-path "$root/Cargo.toml"
 ours_bin=${CARGO_TARGET_DIR:-$root/target}/release/vaccel-agent
+lean=${CARGO_TARGET_DIR:-$root/target}/release/examples/ttrpc_guest
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 up_port=$(port)
@@ -70,11 +72,18 @@ client() { LD_LIBRARY_PATH="$uplib" VACCEL_RPC_ADDRESS=$1 "$scratch/rpc_client" 
 
 echo "== upstream's client against our agent"
 client "tcp://127.0.0.1:$ours_port" check "${VACCEL_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vaccel/assets/v1}/images/rocket.jpg"
-echo "== UpdateSession round trips, p50 / p99 µs ($rounds rounds; upstream's agent gets a tenth of the calls: it is slow over TCP)"
+echo "== UpdateSession round trips, p50 / p99 µs ($rounds rounds; over TCP upstream's agent gets a tenth of the calls: it is slow there)"
+echo "   upstream's client (its libvaccel + vaccel-rpc-client):"
 for r in $(seq "$rounds"); do
 	a=$(client "tcp://127.0.0.1:$ours_port" bench "$calls")
 	b=$(client "tcp://127.0.0.1:$up_port" bench $((calls / 10)))
 	c=$(client "unix://$scratch/ours.sock" bench "$calls")
 	d=$(client "unix://$scratch/up.sock" bench "$calls")
-	echo "round $r: tcp: ours $a | upstream $b    unix: ours $c | upstream $d"
+	echo "   round $r: tcp: ours $a | upstream $b    unix: ours $c | upstream $d"
+done
+echo "   a lean client (vaccel-ttrpc-guest: one write per request, no I/O thread), Unix:"
+for r in $(seq "$rounds"); do
+	a=$("$lean" --address "unix://$scratch/ours.sock" bench "$calls")
+	b=$("$lean" --address "unix://$scratch/up.sock" bench "$calls")
+	echo "   round $r: ours $a | upstream $b"
 done
