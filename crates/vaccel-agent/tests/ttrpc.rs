@@ -16,6 +16,7 @@ use vaccel::{OpType, ResourceType};
 use vaccel_agent::AgentConfig;
 use vaccel_ttrpc::framing::{self, FLAG_NO_DATA, FLAG_REMOTE_CLOSED, FLAG_REMOTE_OPEN, Header};
 use vaccel_ttrpc::pb::google::rpc::Status;
+use vaccel_ttrpc::pb::vaccel::empty::Empty;
 use vaccel_ttrpc::pb::vaccel::{genop, image, profiling, resource, session, tf, tflite, torch};
 use vaccel_ttrpc::{Message as _, SERVICE, SERVICE_ASYNC, status};
 
@@ -69,6 +70,13 @@ impl Guest {
             .unwrap();
         assert!(r.session_id > 0);
         r.session_id
+    }
+
+    fn update(&self, session_id: i64, flags: u32) -> Result<Empty, Status> {
+        self.call(
+            "UpdateSession",
+            &session::UpdateRequest { session_id, flags },
+        )
     }
 
     fn register(&self, session: i64, rt: ResourceType, name: &str, data: Vec<u8>) -> i64 {
@@ -162,15 +170,7 @@ fn every_rpc_of_agent_service_through_the_ttrpc_crates_client() {
 
     // Sessions.
     let sess = g.session();
-    let _: vaccel_ttrpc::pb::vaccel::empty::Empty = g
-        .call(
-            "UpdateSession",
-            &session::UpdateRequest {
-                session_id: sess,
-                flags: 0,
-            },
-        )
-        .unwrap();
+    g.update(sess, 0).unwrap();
 
     // Classify a photo: the same text as in-process, in upstream's 1,024-byte buffer.
     let photo = std::fs::read(assets.join("images/rocket.jpg")).unwrap();
@@ -235,24 +235,10 @@ fn every_rpc_of_agent_service_through_the_ttrpc_crates_client() {
     assert!(model > 0);
     // Updating a session that holds resources to the hint it has changes nothing (and is
     // not refused); another hint would need the resources unregistered first.
-    let _: vaccel_ttrpc::pb::vaccel::empty::Empty = g
-        .call(
-            "UpdateSession",
-            &session::UpdateRequest {
-                session_id: sess,
-                flags: 0,
-            },
-        )
-        .unwrap();
-    let (code, msg) = errno(g.call::<_, vaccel_ttrpc::pb::vaccel::empty::Empty>(
-        "UpdateSession",
-        &session::UpdateRequest {
-            session_id: sess,
-            flags: vaccel::plugin_type::CPU,
-        },
-    ));
+    g.update(sess, 0).unwrap();
+    let (code, msg) = errno(g.update(sess, vaccel::plugin_type::CPU));
     assert!(msg.contains("registered resources"), "{code}: {msg}");
-    let _: vaccel_ttrpc::pb::vaccel::empty::Empty = g
+    let _: Empty = g
         .call(
             "TorchModelLoad",
             &torch::ModelLoadRequest {
@@ -358,7 +344,7 @@ fn every_rpc_of_agent_service_through_the_ttrpc_crates_client() {
         .unwrap();
     assert_eq!(r.status.map(|s| s.code), Some(0));
     for method in ["TensorflowLiteModelLoad", "TensorflowLiteModelUnload"] {
-        let _: vaccel_ttrpc::pb::vaccel::empty::Empty = g
+        let _: Empty = g
             .call(
                 method,
                 &tflite::ModelLoadRequest {
@@ -401,7 +387,7 @@ fn every_rpc_of_agent_service_through_the_ttrpc_crates_client() {
     assert_eq!(synced.blobs.len(), 1);
     assert_eq!(synced.blobs[0].data, data);
     let unregister = |s: i64| {
-        g.call::<_, vaccel_ttrpc::pb::vaccel::empty::Empty>(
+        g.call::<_, Empty>(
             "UnregisterResource",
             &resource::UnregisterRequest {
                 resource_id: res,
@@ -452,7 +438,7 @@ fn every_rpc_of_agent_service_through_the_ttrpc_crates_client() {
         },
     ));
     assert_eq!(code, vaccel::code::ENOENT, "{msg}");
-    let _: vaccel_ttrpc::pb::vaccel::empty::Empty = g
+    let _: Empty = g
         .call(
             "DestroySession",
             &session::DestroyRequest { session_id: sess2 },
@@ -847,10 +833,8 @@ fn a_ttrpc_tenant_has_the_same_limits_as_any_other() {
     assert!(msg.contains("rate limit"), "{msg}");
     // Ids are the tenant's own: another guest does not see this one's sessions.
     let other = Guest::connect(&path);
-    let (code, _) = errno(other.call::<_, vaccel_ttrpc::pb::vaccel::empty::Empty>(
-        "DestroySession",
-        &session::DestroyRequest { session_id: 1 },
-    ));
+    let (code, _) =
+        errno(other.call::<_, Empty>("DestroySession", &session::DestroyRequest { session_id: 1 }));
     assert_eq!(code, vaccel::code::ENOENT);
     // The metrics say which protocol each tenant speaks.
     let mut ours = Client::connect(&path);
@@ -908,14 +892,7 @@ fn remote_bits_in_the_flags_are_cleared_as_upstream_does() {
         write_args: vec![],
     };
     let _: genop::Response = g.call("Genop", &noop).unwrap();
-    let _: vaccel_ttrpc::pb::vaccel::empty::Empty = g
-        .call(
-            "UpdateSession",
-            &session::UpdateRequest {
-                session_id: r.session_id,
-                flags: remote | vaccel::plugin_type::CPU,
-            },
-        )
+    g.update(r.session_id, remote | vaccel::plugin_type::CPU)
         .unwrap();
     let _: genop::Response = g.call("Genop", &noop).unwrap();
     drop(g);
