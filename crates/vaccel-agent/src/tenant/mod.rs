@@ -146,6 +146,13 @@ fn model_files(path: &Path) -> Result<Vec<PathBuf>, Failure> {
     Ok(files)
 }
 
+/// The hint a guest's session is bound by here: the guest's transport consumed REMOTE, which
+/// on the agent would ask for yet another transport (upstream's guests clear it before
+/// sending; ours too).
+pub fn guest_hint(hint: u32) -> u32 {
+    hint & !vaccel::plugin_type::REMOTE
+}
+
 /// A failed request: code and message for the `Error` reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -446,9 +453,7 @@ impl Tenant {
         match msg {
             Message::Ping => Ok(Message::Pong),
             Message::SessionCreate { hint } => {
-                // The guest's transport consumed REMOTE; here it would ask for yet another
-                // transport (upstream's guests clear it before sending; ours too).
-                let hint = hint & !vaccel::plugin_type::REMOTE;
+                let hint = guest_hint(hint);
                 let max = self.shared.config.limits.sessions;
                 if self.sessions.len() >= max {
                     return Err(Failure::new(
@@ -529,7 +534,7 @@ impl Tenant {
     /// # Errors
     /// `ENOENT`; the runtime's failure to bind it.
     pub fn update_session(&mut self, id: i64, hint: u32) -> Result<(), Failure> {
-        let hint = hint & !vaccel::plugin_type::REMOTE;
+        let hint = guest_hint(hint);
         let current = self.session(id)?;
         if current.hint() == hint {
             // Nothing changes (and a session holding resources may keep its hint).

@@ -11,7 +11,7 @@
 use super::{Upstream, failed};
 use crate::conn::replies::Ticket;
 use crate::conn::{ARGS_CHARGE, Served};
-use crate::tenant::Failure;
+use crate::tenant::{Failure, guest_hint};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -135,10 +135,10 @@ fn submit(s: &Served, stream: u32, job: Job, ticket: Ticket) {
 /// again (plugin hooks run), off the I/O thread's other work.
 fn update_session(s: &mut Served, payload: Bytes) -> Reply {
     let req: session::UpdateRequest = decode("session.UpdateRequest", payload)?;
-    let hint = req.flags & !vaccel::plugin_type::REMOTE;
     let t = &mut s.tenant;
-    if t.session(req.session_id).map_err(failed)?.hint() != hint {
-        tokio::task::block_in_place(|| t.update_session(req.session_id, hint)).map_err(failed)?;
+    if t.session(req.session_id).map_err(failed)?.hint() != guest_hint(req.flags) {
+        tokio::task::block_in_place(|| t.update_session(req.session_id, req.flags))
+            .map_err(failed)?;
     }
     reply(&Empty {})
 }
